@@ -1,0 +1,35 @@
+# Two commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_WORKDIR ?= workdirs/default
+PYTEST_ARGS ?=
+
+.PHONY: venv test demo bench clean-demo
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	# Install quirk: tinysoundfont declares a dependency on pyaudio (playback only, which we never use),
+	# and pyaudio fails to build without portaudio headers, so it goes in without its dependencies.
+	$(PY) -m pip install -q --no-deps "tinysoundfont>=0.3.7"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) -m mirjax.data.scorebank --config default
+	$(PY) train.py --config configs/default.py --workdir $(DEMO_WORKDIR)
+	$(PY) eval.py --config configs/default.py --workdir $(DEMO_WORKDIR)
+
+bench: $(STAMP)
+	$(PY) bench/bench_frontend.py
+	$(PY) bench/bench_pipeline.py
+
+clean-demo:
+	rm -rf $(DEMO_WORKDIR)

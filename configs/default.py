@@ -1,0 +1,28 @@
+"""The default experiment (`make demo`): Choi's Compact-convnet tagging scorebank/default.
+
+Input as in the Choi thesis (log-mel, 96 bins, n_fft 512, hop 256, dB) but at 16 kHz and on 3-s crops of the
+10-s clips; time pools shrink accordingly (188 frames → 94 → 47 → 23 → 11 → 5, then a global max).
+Arg: a dataset config of scorebank, e.g. `configs/default.py:tiny`.
+"""
+
+from mirjax.config import base_config
+
+
+def get_config(arg: str | None = None):
+    c = base_config()
+    c.dataset.name = f"scorebank/{arg or 'default'}"
+    c.dataset.crop_seconds = 3.0
+    c.frontend.update(dict(name="logmel", sample_rate=16000, n_fft=512, hop_length=256, n_mels=96,
+                           compression="db", top_db=80.0))
+    c.model.update(dict(name="compact_convnet", time_pools=(2, 2, 2, 2, 2)))
+    c.optim.name = "adam"
+    c.optim.learning_rate = 1e-3
+    c.optim.schedule = "warmup_cosine"
+    c.optim.warmup_steps = 100
+    c.train.batch_size = 32
+    c.train.num_steps = 2500
+    c.train.log_every = 50
+    c.train.eval_every = 500
+    c.train.checkpoint_every = 500
+    c.eval.num_crops = 8
+    return c

@@ -1,0 +1,57 @@
+"""Shared command-line plumbing for train.py and eval.py: absl flags with ml_collections config files
+(`--config configs/NAME.py[:ARG]`, `--config.KEY=VALUE`), and one clear line instead of a traceback for the
+errors a user can fix."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable
+
+from absl import app, flags
+from ml_collections import config_flags
+
+# Errors a user can fix: bad config, missing files, bad data. Everything else keeps its traceback.
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, TypeError)
+
+
+def define_flags(multiple_workdirs: bool = False) -> None:
+    config_flags.DEFINE_config_file("config", None, "experiment config file, e.g. configs/default.py[:arg]",
+                                    lock_config=True)
+    if multiple_workdirs:
+        flags.DEFINE_multi_string("workdir", None, "workdir(s) to evaluate; several form an ensemble")
+    else:
+        flags.DEFINE_string("workdir", None, "directory for checkpoints, metrics and reports")
+    flags.mark_flags_as_required(["config", "workdir"])
+
+
+def run(main: Callable[[], int | None]) -> None:
+    def _main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        logging.getLogger().setLevel(logging.INFO)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _quiet_tf()
+        try:
+            return main()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except _USER_ERRORS as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except RuntimeError as e:
+            if type(e).__name__ == "TrainingDiverged":
+                print(f"error: {e}", file=sys.stderr)
+                return 3
+            raise
+
+    app.run(_main)
+
+
+def _quiet_tf() -> None:
+    # tf.data only: keep TensorFlow off any accelerator JAX wants, and quiet.
+    import tensorflow as tf
+    tf.config.set_visible_devices([], "GPU")
+    tf.get_logger().setLevel("ERROR")

@@ -1,0 +1,121 @@
+"""The base experiment config and its validation.
+
+Every experiment file in `configs/` starts from `base_config()` and changes values; it may not invent keys.
+`validate(config)` is called at start-up so that a typo (`train.batchsize`) or a wrong type fails at once with
+one line naming the key, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import ml_collections
+
+# Sub-dicts whose keys are free-form (checked elsewhere): model/frontend kwargs are checked against the
+# registered function's signature; `lr_schedule` is a {step: lr} dict.
+_FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
+
+
+class ConfigError(ValueError):
+    """A config is malformed: the message is one line naming the key."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every key an experiment may set, with its default."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.dataset = ml_collections.ConfigDict()
+    c.dataset.name = "scorebank/default"  # a registered TFDS name[/config]
+    c.dataset.data_dir = ""  # "" → $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets
+    c.dataset.manual_dir = ""  # where a user put a real dataset's files (MagnaTagATune, GTZAN, …)
+    c.dataset.label_key = "tags"  # feature holding the target
+    c.dataset.task = "multilabel"  # multilabel (sigmoid + BCE) | multiclass (softmax + CE)
+    c.dataset.sample_rate = 16000
+    c.dataset.crop_seconds = 3.0  # training crop length; eval uses evenly spaced crops of the same length
+    c.dataset.pad_mode = "repeat"  # how clips shorter than a crop are padded: repeat | zero
+    c.dataset.shuffle_buffer = 4096
+    c.dataset.cache = True  # keep the decoded split in memory (fine for scorebank; off for big corpora)
+    c.dataset.train_split = "train"
+    c.dataset.eval_split = "validation"
+    c.dataset.test_split = "test"
+    c.dataset.train_fraction = 1.0  # use a fraction of the training split (data-size studies)
+
+    c.frontend = ml_collections.ConfigDict({"name": "logmel"})
+    c.model = ml_collections.ConfigDict({"name": "compact_convnet"})
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "adam"  # adam | sgd | adamw
+    c.optim.learning_rate = 1e-3
+    c.optim.schedule = "constant"  # constant | piecewise | warmup_cosine
+    c.optim.lr_schedule = ml_collections.ConfigDict()  # piecewise: {step: lr}, Dieleman-style
+    c.optim.warmup_steps = 0
+    c.optim.momentum = 0.9
+    c.optim.nesterov = True
+    c.optim.weight_decay = 0.0  # decoupled; masked off biases and normalisation parameters
+    c.optim.grad_clip_norm = 0.0  # 0 = off
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 32  # global batch, split over all devices and processes
+    c.train.num_steps = 1000
+    c.train.log_every = 50
+    c.train.eval_every = 500
+    c.train.checkpoint_every = 500
+    c.train.keep_checkpoints = 3
+    c.train.best_metric = "roc_auc_macro"  # validation metric for keep-best and early stopping
+    c.train.early_stopping_patience = 0  # evaluations without improvement before stopping; 0 = off
+    c.train.eval_crops = 4  # crops per clip in the periodic validation
+    c.train.progress = True
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.checkpoint = "best"  # best | latest
+    c.eval.split = "test"
+    c.eval.num_crops = 8
+    c.eval.averaging = "avg-probs"  # avg-probs | avg-logits | geometric
+    c.eval.batch_size = 16  # clips per eval batch (each with num_crops crops)
+    c.eval.plots = True
+    return c
+
+
+def validate(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict | None = None) -> None:
+    """Raise ConfigError naming the first unknown key or wrongly typed value."""
+    _check(config, reference or base_config(), prefix="")
+
+
+def _check(cfg: Any, ref: Any, prefix: str) -> None:
+    for key in cfg.keys():
+        path = f"{prefix}{key}"
+        if path in _FREE_FORM:
+            continue
+        if key not in ref:
+            close = difflib.get_close_matches(str(key), [str(k) for k in ref.keys()], n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown config key '{path}'{hint}")
+        value, default = cfg[key], ref[key]
+        if isinstance(default, ml_collections.ConfigDict):
+            if not isinstance(value, ml_collections.ConfigDict):
+                raise ConfigError(f"config key '{path}' must be a section, got {type(value).__name__}")
+            _check(value, default, prefix=path + ".")
+        elif not _type_ok(value, default):
+            raise ConfigError(
+                f"config key '{path}' must be {type(default).__name__}, got {type(value).__name__} ({value!r})")
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, (tuple, list))
+    return isinstance(value, type(default))
+
+
+def section_kwargs(section: ml_collections.ConfigDict) -> dict[str, Any]:
+    """A free-form section (model/frontend) as kwargs, without its `name`."""
+    d = section.to_dict()
+    d.pop("name", None)
+    return d

@@ -1,0 +1,48 @@
+"""Inference over a whole split: K evenly spaced crops per clip, jitted and sharded like training."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+import tensorflow_datasets as tfds
+from jax.experimental import multihost_utils
+from tqdm.auto import tqdm
+
+from mirjax.data import pipeline
+from mirjax.training import sharding
+
+
+def predict_split(cfg_data: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, split: str,
+                  predict_fn: Callable[[Any, jax.Array], jax.Array], variables: Any, mesh: jax.sharding.Mesh,
+                  num_crops: int, batch_clips: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Crop logits `(clips, num_crops, num_outputs)` and labels for every clip of `split`, in file order
+    (interleaved by process on multi-host runs; logits and labels stay aligned)."""
+    n_dev, n_proc = jax.device_count(), jax.process_count()
+    # Rows per step (clips × crops) must split evenly over this process's devices.
+    while (batch_clips * num_crops) % (n_dev // n_proc):
+        batch_clips += 1
+    n_clips = builder.info.splits[split].num_examples
+    num_batches = math.ceil(math.ceil(n_clips / n_proc) / batch_clips)  # the same on every process
+    data_sharding = sharding.batch_sharding(mesh)
+    it = pipeline.eval_batches(cfg_data, builder, split, num_crops, batch_clips)
+    logits, labels = [], []
+    for _ in tqdm(range(num_batches), desc=f"predict {split}", disable=not progress, leave=False):
+        batch = next(it, None)
+        if batch is None:  # this process ran out of clips before another: a fully masked batch
+            batch = {k: np.zeros_like(v) for k, v in template.items()}
+        template = batch
+        audio = batch["audio"].reshape((-1, batch["audio"].shape[-1]))
+        out = predict_fn(variables, jax.make_array_from_process_local_data(data_sharding, audio))
+        out = multihost_utils.process_allgather(out, tiled=True) if n_proc > 1 else np.asarray(out)
+        mask, label = batch["mask"], batch["label"]
+        if n_proc > 1:
+            mask = multihost_utils.process_allgather(mask, tiled=True)
+            label = multihost_utils.process_allgather(label, tiled=True)
+        out = np.asarray(out).reshape((len(mask), num_crops, -1))
+        logits.append(out[mask])
+        labels.append(np.asarray(label)[mask])
+    return np.concatenate(logits), np.concatenate(labels)

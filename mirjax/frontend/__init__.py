@@ -1,0 +1,40 @@
+"""Audio front-end: pure JAX functions from waveforms ``(..., samples)`` to ``(..., frames, bins)`` features.
+
+Parity with librosa (transposed) is tested in ``tests/test_frontend.py``; speed in ``bench/bench_frontend.py``.
+"""
+
+from mirjax.frontend.compression import (
+    amplitude_to_db,
+    log1p_compress,
+    log10_compress,
+    power_to_db,
+)
+from mirjax.frontend.mfcc import dct_matrix, delta, mfcc, mfcc_from_db, mfcc_with_deltas
+from mirjax.frontend.registry import (
+    COMPRESSIONS,
+    FRONTENDS,
+    make_frontend,
+    output_bins,
+    output_shape,
+    register,
+)
+from mirjax.frontend.spectral import (
+    apply_filterbank,
+    frame,
+    get_window,
+    hz_to_mel,
+    mel_filterbank,
+    mel_frequencies,
+    mel_to_hz,
+    melspectrogram,
+    output_frames,
+    spectrogram,
+    stft,
+)
+
+__all__ = [
+    "COMPRESSIONS", "FRONTENDS", "amplitude_to_db", "apply_filterbank", "dct_matrix", "delta", "frame",
+    "get_window", "hz_to_mel", "log10_compress", "log1p_compress", "make_frontend", "mel_filterbank",
+    "mel_frequencies", "mel_to_hz", "melspectrogram", "mfcc", "mfcc_from_db", "mfcc_with_deltas",
+    "output_bins", "output_frames", "output_shape", "power_to_db", "register", "spectrogram", "stft",
+]

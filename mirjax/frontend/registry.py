@@ -1,0 +1,178 @@
+"""Front-ends looked up by name: ``make_frontend("logmel", n_mels=128)`` → pure ``audio → features``.
+
+A registered entry is a *factory*: its keyword arguments are the configuration, it validates them
+once, and returns a pure function mapping float audio ``(batch, samples)`` (any leading dims) to
+features ``(batch, frames, bins)``. The returned function has no parameters and no state, so it can
+be jitted, vmapped or called inside a model / ``tf.data``-free input pipeline on device.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+
+from mirjax.frontend.compression import amplitude_to_db, log1p_compress, log10_compress, power_to_db
+from mirjax.frontend.mfcc import delta, mfcc
+from mirjax.frontend.spectral import melspectrogram, output_frames, spectrogram
+
+Frontend = Callable[[jax.Array], jax.Array]
+FRONTENDS: dict[str, Callable[..., Frontend]] = {}
+
+COMPRESSIONS = ("db", "log1p", "log10", "none")
+
+
+def register(name: str) -> Callable[[Callable[..., Frontend]], Callable[..., Frontend]]:
+    """Decorator: register a front-end factory ``factory(**config) -> (audio -> features)`` under ``name``."""
+
+    def deco(factory: Callable[..., Frontend]) -> Callable[..., Frontend]:
+        if name in FRONTENDS:
+            raise ValueError(f"frontend {name!r} is already registered")
+        FRONTENDS[name] = factory
+        return factory
+
+    return deco
+
+
+def _factory(name: str) -> Callable[..., Frontend]:
+    if name not in FRONTENDS:
+        raise ValueError(f"unknown frontend {name!r}; valid: {', '.join(sorted(FRONTENDS))}")
+    return FRONTENDS[name]
+
+
+def _config(name: str, kwargs: dict) -> dict:
+    """Defaults of ``name``'s factory overridden by ``kwargs``; unknown keys → ValueError."""
+    params = inspect.signature(_factory(name)).parameters
+    unknown = sorted(k for k in kwargs if k not in params)
+    if unknown:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)} for frontend {name!r}; valid: {', '.join(params)}")
+    cfg = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    cfg.update(kwargs)
+    return cfg
+
+
+def make_frontend(name: str, **kwargs) -> Frontend:
+    """Build the registered front-end ``name`` with ``kwargs``; returns a pure, jittable ``audio -> features``."""
+    return _factory(name)(**_config(name, kwargs))
+
+
+def output_shape(name: str, num_samples: int, **kwargs) -> tuple[int, int]:
+    """``(frames, bins)`` that front-end ``name`` produces for ``num_samples`` samples (shape-only trace)."""
+    fn = make_frontend(name, **kwargs)
+    out = jax.eval_shape(fn, jax.ShapeDtypeStruct((1, num_samples), jnp.float32))
+    return tuple(out.shape[-2:])
+
+
+def output_bins(name: str, **kwargs) -> int:
+    """Number of feature bins (last axis) of front-end ``name`` with ``kwargs``; independent of clip length."""
+    cfg = _config(name, kwargs)
+    # Any length with enough frames for every front-end (deltas need 9+) gives the same bin count.
+    n = 16 * max(int(cfg.get("n_fft", 2048)), int(cfg.get("hop_length", 512)))
+    return output_shape(name, n, **kwargs)[1]
+
+
+def _check_choice(what: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def _compressor(compression: str, power: float, top_db: Optional[float], log_c: float) -> Callable[[jax.Array], jax.Array]:
+    """Log compression for a spectrogram that is ``|X| ** power``."""
+    _check_choice("compression", compression, COMPRESSIONS)
+    if compression == "db":
+        if power == 2.0:
+            return functools.partial(power_to_db, top_db=top_db)
+        if power == 1.0:
+            return functools.partial(amplitude_to_db, top_db=top_db)
+        raise ValueError(f"compression='db' needs power 1.0 (magnitude) or 2.0 (power); got power={power}")
+    if compression == "log1p":
+        return functools.partial(log1p_compress, C=log_c)
+    if compression == "log10":
+        return functools.partial(log10_compress, C=log_c)
+    return lambda S: S
+
+
+@register("logmel")
+def logmel(
+    sample_rate: int = 16000,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    n_mels: int = 96,
+    fmin: float = 0.0,
+    fmax: Optional[float] = None,
+    htk: bool = False,
+    power: float = 2.0,
+    compression: str = "db",
+    top_db: Optional[float] = 80.0,
+    log_c: float = 1e4,
+) -> Frontend:
+    """Log-compressed mel spectrogram: ``(batch, samples)`` → ``(batch, frames, n_mels)``."""
+    compress = _compressor(compression, power, top_db, log_c)
+
+    def fn(audio: jax.Array) -> jax.Array:
+        S = melspectrogram(audio, sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                           fmin=fmin, fmax=fmax, power=power, htk=htk)
+        return compress(S)
+
+    return fn
+
+
+@register("stft")
+def log_stft(
+    sample_rate: int = 16000,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    power: float = 2.0,
+    compression: str = "db",
+    top_db: Optional[float] = 80.0,
+    log_c: float = 1e4,
+) -> Frontend:
+    """Log-compressed linear-frequency spectrogram: ``(batch, samples)`` → ``(batch, frames, n_fft//2+1)``.
+
+    ``sample_rate`` is accepted (and unused) so a config can switch between front-ends unchanged.
+    """
+    del sample_rate
+    compress = _compressor(compression, power, top_db, log_c)
+
+    def fn(audio: jax.Array) -> jax.Array:
+        return compress(spectrogram(audio, n_fft=n_fft, hop_length=hop_length, power=power))
+
+    return fn
+
+
+@register("mfcc")
+def mfcc_frontend(
+    sample_rate: int = 16000,
+    n_fft: int = 512,
+    hop_length: int = 256,
+    n_mels: int = 40,
+    n_mfcc: int = 13,
+    fmin: float = 0.0,
+    fmax: Optional[float] = None,
+    htk: bool = False,
+    top_db: Optional[float] = 80.0,
+    lifter: float = 0.0,
+    deltas: bool = True,
+    delta_width: int = 9,
+) -> Frontend:
+    """MFCC (DCT-II ortho of dB mel) ``(batch, samples)`` → ``(batch, frames, n_mfcc)``, or
+    ``(batch, frames, 3 * n_mfcc)`` with Δ and ΔΔ appended when ``deltas`` (needs ≥ ``delta_width`` frames)."""
+    if n_mfcc > n_mels:
+        raise ValueError(f"n_mfcc={n_mfcc} > n_mels={n_mels}")
+
+    def fn(audio: jax.Array) -> jax.Array:
+        M = mfcc(audio, sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                 fmin=fmin, fmax=fmax, htk=htk, top_db=top_db, lifter=lifter)
+        if not deltas:
+            return M
+        return jnp.concatenate([M, delta(M, delta_width, 1), delta(M, delta_width, 2)], axis=-1)
+
+    return fn
+
+
+__all__ = [
+    "FRONTENDS", "COMPRESSIONS", "register", "make_frontend", "output_frames", "output_shape", "output_bins",
+]

@@ -1,0 +1,1 @@
+"""Training: optax recipes, train state and steps, sharding, checkpointing, metric writing, the loop."""

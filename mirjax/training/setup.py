@@ -1,0 +1,79 @@
+"""What training and evaluation both build from a config: dataset, front-end, model, mesh, jitted predict."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+import tensorflow_datasets as tfds
+
+from mirjax import config as config_lib
+from mirjax.data import pipeline
+from mirjax.frontend import make_frontend
+from mirjax.models import create_model
+from mirjax.training import sharding
+from mirjax.training.checkpoint import Checkpoints
+from mirjax.training.optim import make_optimizer
+from mirjax.training.state import TrainState, create_train_state
+from mirjax.training.steps import make_predict_step
+
+
+@dataclasses.dataclass
+class Experiment:
+    config: ml_collections.ConfigDict
+    builder: tfds.core.DatasetBuilder
+    info: pipeline.DatasetInfo
+    frontend: Callable[[jax.Array], jax.Array]
+    model: nn.Module
+    mesh: jax.sharding.Mesh
+    predict_fn: Callable[[Any, jax.Array], jax.Array]
+
+    def sample_input(self) -> jax.Array:
+        return self.frontend(jnp.zeros((1, pipeline.crop_samples(self.config.dataset)), jnp.float32))
+
+    def init_state(self, tx: optax.GradientTransformation) -> TrainState:
+        state = jax.jit(lambda: create_train_state(self.model, tx, self.sample_input(), self.config.seed))()
+        return sharding.replicate(state, self.mesh)
+
+
+def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
+    config_lib.validate(config)
+    builder = pipeline.get_builder(config.dataset)
+    info = pipeline.dataset_info(config.dataset, builder)
+    fe_kwargs = config_lib.section_kwargs(config.frontend)
+    if fe_kwargs.get("sample_rate", info.sample_rate) != info.sample_rate:
+        raise config_lib.ConfigError(f"config key 'frontend.sample_rate'={fe_kwargs['sample_rate']} differs from "
+                                     f"the dataset's {info.sample_rate} Hz")
+    frontend = make_frontend(config.frontend.name, **fe_kwargs)
+    model = create_model(config.model.name, info.num_outputs, **config_lib.section_kwargs(config.model))
+    mesh = sharding.make_mesh()
+    data = sharding.batch_sharding(mesh)
+    predict_fn = jax.jit(make_predict_step(model, frontend),
+                         in_shardings=(sharding.replicated(mesh), data), out_shardings=data)
+    return Experiment(config, builder, info, frontend, model, mesh, predict_fn)
+
+
+def restore_for_eval(exp: Experiment, workdir: str, which: str) -> tuple[TrainState, str, int]:
+    """Restore the best (falling back to the latest) or the latest checkpoint of `workdir`."""
+    if which not in ("best", "latest"):
+        raise config_lib.ConfigError(f"config key 'eval.checkpoint' must be best or latest, got {which!r}")
+    if not os.path.isdir(workdir):
+        raise FileNotFoundError(f"workdir {workdir} does not exist")
+    ckpts = Checkpoints(workdir, best_metric=exp.config.train.best_metric)
+    try:
+        if which == "best" and ckpts.best.best_step() is None:
+            which = "latest"
+        if ckpts.latest_step() is None and which == "latest":
+            raise FileNotFoundError(f"no checkpoint in {workdir} (train first, or check --workdir)")
+        # Same optimizer as training, so the checkpoint's tree matches exactly.
+        tx, _ = make_optimizer(exp.config.optim, exp.config.train.num_steps)
+        state = ckpts.restore(exp.init_state(tx), which)
+    finally:
+        ckpts.close()
+    return state, which, int(state.step)

@@ -1,0 +1,144 @@
+"""`train_and_evaluate(config, workdir)`: the one generic training loop.
+
+Resumes automatically from the newest checkpoint in `workdir`; because the data stream and the dropout keys
+are pure functions of (seed, step), a resumed run reproduces an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from tqdm.auto import tqdm
+
+from mirjax.data import pipeline
+from mirjax.evaluation.evaluate import clip_probabilities, score
+from mirjax.evaluation.predict import predict_split
+from mirjax.training import setup, sharding
+from mirjax.training.checkpoint import Checkpoints
+from mirjax.training.optim import make_optimizer
+from mirjax.training.state import count_params
+from mirjax.training.steps import make_train_step
+from mirjax.training.writer import MetricWriter
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the message names the step and the last good checkpoint."""
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Train `config` in `workdir` (resuming if it holds checkpoints); returns the last validation metrics."""
+    exp = setup.build_experiment(config)
+    tc = config.train
+    os.makedirs(workdir, exist_ok=True)
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
+
+    tx, schedule = make_optimizer(config.optim, tc.num_steps)
+    state = exp.init_state(tx)
+    ckpts = Checkpoints(workdir, keep=tc.keep_checkpoints, best_metric=tc.best_metric)
+    if ckpts.latest_step() is not None:
+        state = ckpts.restore(state, "latest")
+        logging.info("resumed from %s at step %d", workdir, int(state.step))
+    start = int(state.step)
+    logging.info("%s: %s with %d parameters on %d device(s); %d train clips",
+                 config.dataset.name, config.model.name, count_params(state.params), jax.device_count(),
+                 exp.info.split_sizes[config.dataset.train_split])
+
+    data_sharding, repl = sharding.batch_sharding(exp.mesh), sharding.replicated(exp.mesh)
+    train_step = jax.jit(make_train_step(exp.model, exp.frontend, config.dataset.task, schedule),
+                         in_shardings=(repl, data_sharding), out_shardings=(repl, repl), donate_argnums=(0,))
+    sharding.per_process_batch(tc.batch_size)  # fails early on a batch that does not split over devices
+    batches = pipeline.train_batches(config.dataset, exp.builder, exp.info, tc.batch_size, config.seed, start)
+
+    writer = MetricWriter(workdir)
+    best, evals_since_best, last_eval = -math.inf, 0, {}
+    pending: list[tuple[int, dict[str, jax.Array]]] = []  # device metrics not yet fetched (keeps dispatch async)
+    good_step = ckpts.latest_step()
+    bar = tqdm(total=tc.num_steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
+               disable=not tc.progress or jax.process_index() != 0)
+    t_last, step = time.perf_counter(), start
+
+    def flush() -> dict[str, float]:
+        """Fetch pending step metrics; stop on the first non-finite loss without saving anything."""
+        nonlocal pending
+        fetched = jax.device_get(pending)
+        pending = []
+        for s, m in fetched:
+            if not np.isfinite(m["loss"]):
+                ckpts.wait()
+                where = f"step {good_step} in {os.path.join(workdir, 'checkpoints')}" if good_step is not None \
+                    else "none (no checkpoint had been saved)"
+                raise TrainingDiverged(f"loss became {float(m['loss'])} at step {s}; last good checkpoint: {where}")
+        return {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[0][1]} if fetched else {}
+
+    try:
+        for step in range(start + 1, tc.num_steps + 1):
+            state, m = train_step(state, sharding.to_global(next(batches), data_sharding))
+            pending.append((step, m))
+            bar.update(1)
+            boundary = step == tc.num_steps
+            if step % tc.log_every == 0 or boundary:
+                means = flush()
+                now = time.perf_counter()
+                means["steps_per_sec"] = tc.log_every / max(now - t_last, 1e-9) if not boundary else 0.0
+                t_last = now
+                writer.write(step, {f"train/{k}": v for k, v in means.items()})
+                bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{means['lr']:.2g}")
+            if step % tc.checkpoint_every == 0 or boundary:
+                flush()
+                ckpts.save(step, state)
+                good_step = step
+            if step % tc.eval_every == 0 or boundary:
+                flush()
+                last_eval = validate(exp, state, progress=tc.progress)
+                writer.write(step, {f"val/{k}": v for k, v in last_eval.items()})
+                value = last_eval[tc.best_metric]
+                ckpts.save_best(step, state, {tc.best_metric: value})
+                if value > best:
+                    best, evals_since_best = value, 0
+                else:
+                    evals_since_best += 1
+                bar.write(f"step {step}: val {tc.best_metric} {value:.4f} (best {best:.4f})")
+                if tc.early_stopping_patience and evals_since_best >= tc.early_stopping_patience:
+                    bar.write(f"early stopping at step {step}: no improvement in {evals_since_best} evaluations")
+                    break
+    except KeyboardInterrupt:
+        # Ctrl-C: keep what was trained so far (if it is sound), then stop; rerunning resumes from here.
+        try:
+            flush()
+            if step > (good_step or 0):
+                ckpts.save(step, state)
+                bar.write(f"interrupted: saved step {step} in {workdir}; run the same command to resume")
+        except TrainingDiverged:
+            pass
+        raise
+    finally:
+        bar.close()
+        ckpts.wait()
+        ckpts.close()
+        writer.close()
+    return {**last_eval, "step": int(jax.device_get(state.step))}
+
+
+def validate(exp: setup.Experiment, state, progress: bool = True) -> dict[str, float]:
+    """Scalar validation metrics (macro AUCs or accuracy) with `train.eval_crops` crops per clip."""
+    c = exp.config
+    logits, labels = predict_split(c.dataset, exp.builder, c.dataset.eval_split, exp.predict_fn,
+                                   state.variables(), exp.mesh, c.train.eval_crops, c.eval.batch_size, progress)
+    probs = clip_probabilities(logits, c.dataset.task, c.eval.averaging)
+    result = score(c.dataset.task, labels, probs, exp.info.label_names)
+    return {k: float(v) for k, v in result.items() if isinstance(v, (int, float, np.floating))}
+
+
+def load_metrics(workdir: str) -> list[dict[str, Any]]:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
