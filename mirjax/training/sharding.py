@@ -20,7 +20,8 @@ def maybe_initialize_distributed() -> None:
 
 
 def make_mesh() -> Mesh:
-    return jax.make_mesh((jax.device_count(),), ("data",))
+    # Auto axis: XLA's sharding propagation places everything but the batch (jax ≥ 0.7 defaults to Explicit).
+    return jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

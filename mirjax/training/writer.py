@@ -17,8 +17,9 @@ class MetricWriter:
             return
         os.makedirs(workdir, exist_ok=True)
         self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
-        import tensorflow as tf  # TensorBoard event files; tf is already our tf.data dependency
-        self._tb = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+        # tensorboardX writes TensorBoard event files without the tensorboard package (tensorflow-cpu lacks it).
+        from tensorboardX import SummaryWriter
+        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
     def write(self, step: int, metrics: dict[str, Any]) -> None:
         if not self.enabled:
@@ -27,10 +28,8 @@ class MetricWriter:
         self._jsonl.write(json.dumps({"step": int(step), **{k: (None if not math.isfinite(v) else v)
                                                             for k, v in scalars.items()}}) + "\n")
         self._jsonl.flush()
-        import tensorflow as tf
-        with self._tb.as_default(step=int(step)):
-            for k, v in scalars.items():
-                tf.summary.scalar(k, v)
+        for k, v in scalars.items():
+            self._tb.add_scalar(k, v, global_step=int(step))
         self._tb.flush()
 
     def close(self) -> None:
