@@ -43,7 +43,7 @@ def make_train_step(model: nn.Module, frontend: Callable[[jax.Array], jax.Array]
         param_updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
         new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, param_updates),
                                   batch_stats=updates.get("batch_stats", state.batch_stats), opt_state=opt_state)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "lr": schedule(state.step)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "lr": schedule(state.step)}
         return new_state, metrics
 
     return train_step
