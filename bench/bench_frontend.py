@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported")
     args = ap.parse_args()
 
+    load0 = os.getloadavg()[0]  # other processes on the machine skew both timings
     clips = make_clips(args.clips)
     fe = jax.jit(make_frontend("logmel", sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS))
     batches = [jax.device_put(clips[i : i + args.batch]) for i in range(0, args.clips, args.batch)]
@@ -88,13 +89,16 @@ def main() -> None:
     ours = np.concatenate([np.asarray(o) for o in out_mx])
     ref = np.stack(out_lr).transpose(0, 2, 1)
     max_db_diff = float(np.abs(ours - ref).max())
+    # librosa 0.11 reflect-pads the tail piece on its own; for n % hop == 0 that changes the last
+    # sample of the last frame (tests/test_frontend.py). Report the other frames separately.
+    max_db_diff_body = float(np.abs(ours[:, :-1] - ref[:, :-1]).max())
 
     dev = jax.devices()[0]
     device = f"{dev.platform}: {cpu_name()} ({os.cpu_count()} cores)" if dev.platform == "cpu" else dev.device_kind
     mx, lr = args.clips / t_mx, args.clips / t_lr
     print(f"device: {device}; jax {jax.__version__}, librosa {librosa.__version__}; "
           f"{args.clips} clips x {SECONDS:g} s @ {SR} Hz, batch {args.batch}, median of {args.repeats}; "
-          f"max |dB diff| = {max_db_diff:.2e}")
+          f"max |dB diff| = {max_db_diff:.2e} (all but the last frame: {max_db_diff_body:.2e}); load average before/after {load0:.2f}/{os.getloadavg()[0]:.2f}")
     print("| device | clips | mirjax clips/s | librosa clips/s | speed-up |")
     print("|---|---|---|---|---|")
     print(f"| {device} | {args.clips} | {mx:.1f} | {lr:.1f} | {mx / lr:.1f}x |")

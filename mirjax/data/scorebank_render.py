@@ -4,8 +4,8 @@ Plain functions (no TFDS) used by the `scorebank` builder in `mirjax.data.scoreb
 
 * `build_catalog()` lists candidate works per style from music21's bundled corpus metadata
   (no score parsing, plus the ABC `R:` field for O'Neill's dance types).
-* `select_works()` / `split_of()` choose works and assign each to train/validation/test by a hash
-  of (seed, work id), so that all clips of a work share one split.
+* `select_works()` chooses works and assigns each to train/validation/test by a seeded hash of its
+  id (stratified 80/10/10 per style), so that all clips of a work share one split.
 * `plan_jobs()` gives every clip its render settings (tempo class, dynamics, lead instrument family)
   from balanced, seeded schedules, so every tag is common.
 * `render_work(job)` (the multiprocessing worker) parses one work, analyses its key, and renders
@@ -96,7 +96,7 @@ DRONE_FAMILIES = ("organ", "strings", "reed", "choir", "synth", "brass")
 # labelled by its *measured* rate with the thresholds between the ranges.
 TEMPO_RANGES = {"slow": (1.5, 2.1), "medium": (2.7, 3.5), "fast": (4.3, 5.5)}
 TEMPO_THRESHOLDS = (2.4, 3.9)
-QPM_LIMITS = (24.0, 320.0)
+QPM_LIMITS = (24.0, 400.0)  # wide: Palestrina moves in half and whole notes
 
 DYNAMICS_PEAK_DBFS = {"soft": -13.0, "loud": -1.0}
 DYNAMICS_VELOCITY = {"soft": 56.0, "loud": 100.0}
@@ -147,14 +147,11 @@ def _unit_hash(*parts) -> float:
   return _hash_int(*parts) / 2.0**64
 
 
-def split_of(work_id: str, seed: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
-  """train / validation / test from a hash of (seed, work id): a work never straddles splits."""
-  u = _unit_hash(seed, "split", work_id)
-  if u < fractions[0]:
-    return "train"
-  if u < fractions[0] + fractions[1]:
-    return "validation"
-  return "test"
+def split_sizes(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> dict[str, int]:
+  """Works per split for n works of one style: validation and test get >= 1 once n >= 3."""
+  n_val = max(1, round(fractions[1] * n)) if n >= 3 else 0
+  n_test = max(1, round(fractions[2] * n)) if n >= 3 else 0
+  return {"train": n - n_val - n_test, "validation": n_val, "test": n_test}
 
 
 # --- catalog --------------------------------------------------------------------------------
@@ -168,6 +165,8 @@ class WorkRef:
   style: str
   composer: str = "unknown"
   title: str = ""
+  split: str = ""  # set by select_works
+  meter_hint: int = -1  # meter_code of the metadata's first time signature (-1 unknown)
 
 
 _GERMAN_ESSEN = ("altdeu", "ballad", "boehme", "dva", "erk", "fink", "kinder", "zuccal")
@@ -221,7 +220,7 @@ def build_catalog() -> dict[str, list[WorkRef]]:
   cands: dict[str, list[WorkRef]] = {s: [] for s in STYLES}
   dance_titles: set[str] = set()
   entries = []
-  for e in corpus.corpora.CoreCorpus().metadataBundle:
+  for e in corpus.corpora.CoreCorpus().metadataBundle[:]:  # slicing: one pass (indexing is O(n))
     if e.metadata is None:
       continue
     path = str(e.sourcePath)
@@ -231,7 +230,7 @@ def build_catalog() -> dict[str, list[WorkRef]]:
     col, fname = path.split("/", 1) if "/" in path else ("", path)
     style = None
     if col == "bach":
-      if re.fullmatch(r"bwv\d+\.\d+\.mxl", fname) and md.numberOfParts == 4:
+      if re.fullmatch(r"bwv\d+(\.\d+)?\.mxl", fname) and md.numberOfParts == 4:
         style = "chorale"
     elif col == "palestrina" and fname.endswith(".krn"):
       style = "renaissance_polyphony"
@@ -253,7 +252,12 @@ def build_catalog() -> dict[str, list[WorkRef]]:
       style = "scottish_air"
     if style is None:
       continue
+    ts = str(md.timeSignatureFirst or "")
+    hint = meter_code(int(ts.split("/")[0])) if re.fullmatch(r"\d+/\d+", ts) else -1
     if style in ("reel", "jig", "hornpipe"):
+      # The dance types have their meter: reels and hornpipes duple, jigs compound (6/8, 9/8).
+      if hint != (2 if style == "jig" else 0):
+        continue
       # O'Neill and Ryan share tunes: keep one copy so a tune cannot sit in two splits.
       key = _norm_title(md.title or "")
       if key and key in dance_titles:
@@ -261,35 +265,48 @@ def build_catalog() -> dict[str, list[WorkRef]]:
       dance_titles.add(key)
     work_id = path if number is None else f"{path}#{number}"
     cands[style].append(WorkRef(work_id, path, number, style, _composer(path, md.composer),
-                                str(md.title or "")))
+                                str(md.title or ""), meter_hint=hint))
   for s in cands:
     cands[s].sort(key=lambda w: w.work_id)
   return cands
 
 
+def _meter_round_robin(works: Sequence[WorkRef], n: int) -> list[WorkRef]:
+  """First n works, taking duple / triple / compound in turn (from the metadata's time signature).
+
+  Triple and compound meters are a minority of the corpus; alternating makes the meter tags less
+  rare. Works whose metadata meter is unknown come last.
+  """
+  groups = [[w for w in works if w.meter_hint == c] for c in range(len(METERS))]
+  out, i = [], 0
+  while len(out) < n and any(i < len(g) for g in groups):
+    out += [g[i] for g in groups if i < len(g)][:n - len(out)]
+    i += 1
+  out += [w for w in works if w.meter_hint < 0][:n - len(out)]
+  return out
+
+
 def select_works(catalog: Mapping[str, Sequence[WorkRef]], works_per_style: Mapping[str, int],
                  seed: int) -> list[WorkRef]:
-  """`works_per_style[s]` works of each style, stratified 80/10/10 over the hashed splits.
+  """`works_per_style[s]` works of each style, each with its split (train/validation/test).
 
-  Candidates are visited in a seeded hash order and taken while their split's quota is open, so
-  the selection and the split both depend only on (seed, work id).
+  The works of a style are taken in a seeded hash order of their ids, alternating meters (see
+  `_meter_round_robin`); they are then
+  ranked by a second seeded hash and cut 80/10/10, so every split holds every style and a work's
+  clips all share its split. Everything depends only on (seed, work ids).
   """
   chosen = []
   for style in STYLES:
     n = int(works_per_style.get(style, 0))
     if n <= 0:
       continue
-    n_val = max(1, round(0.1 * n)) if n >= 3 else 0
-    n_test = max(1, round(0.1 * n)) if n >= 3 else 0
-    quota = {"train": n - n_val - n_test, "validation": n_val, "test": n_test}
-    order = sorted(catalog.get(style, ()), key=lambda w: _hash_int(seed, "order", w.work_id))
-    for w in order:
-      sp = split_of(w.work_id, seed)
-      if quota[sp] > 0:
-        quota[sp] -= 1
-        chosen.append(w)
-      if not any(quota.values()):
-        break
+    ordered = sorted(catalog.get(style, ()), key=lambda w: _hash_int(seed, "order", w.work_id))
+    pool = ordered[:n] if style in ("reel", "jig", "hornpipe") else _meter_round_robin(ordered, n)
+    pool.sort(key=lambda w: _hash_int(seed, "split", w.work_id))
+    sizes = split_sizes(len(pool))
+    cuts = np.cumsum([0, sizes["train"], sizes["validation"], sizes["test"]])
+    for name, a, b in zip(("train", "validation", "test"), cuts[:-1], cuts[1:]):
+      chosen += [dataclasses.replace(w, split=name) for w in pool[a:b]]
   return sorted(chosen, key=lambda w: w.work_id)
 
 
@@ -727,7 +744,7 @@ def render_work(job: WorkJob) -> dict:
   import warnings
   warnings.filterwarnings("ignore")
   w = job.work
-  out = {"work_id": w.work_id, "style": w.style, "clips": [], "skipped": None, "failed_clips": 0,
+  out = {"work_id": w.work_id, "style": w.style, "split": w.split, "clips": [], "skipped": None, "failed_clips": 0,
          "fail_reasons": []}
   try:
     score = parse_work(w)
@@ -778,3 +795,47 @@ def multi_hot(tags: Sequence[str]) -> np.ndarray:
   for t in tags:
     v[TAG_NAMES.index(t)] = 1
   return v
+
+
+# --- many works -----------------------------------------------------------------------------
+
+# Rough seconds per work (parse + analysis) used only to start the slow works first.
+_STYLE_COST = {"madrigal": 0.8, "renaissance_polyphony": 0.5, "chorale": 0.25, "jig": 0.2,
+               "reel": 0.2, "hornpipe": 0.2, "scottish_air": 0.15, "folk_german": 0.1,
+               "folk_chinese": 0.1}
+
+
+def default_num_workers() -> int:
+  try:
+    return max(1, len(os.sched_getaffinity(0)))
+  except AttributeError:
+    return max(1, os.cpu_count() or 1)
+
+
+def render_jobs(jobs: Sequence[WorkJob], num_workers: int = 0, progress: bool = True,
+                desc: str = "scorebank works") -> list[dict]:
+  """`render_work` over all jobs, in a "spawn" process pool when num_workers > 1.
+
+  Results are sorted by work id, so the output does not depend on scheduling.
+  """
+  import tqdm
+
+  num_workers = int(num_workers) or default_num_workers()
+  order = sorted(jobs, key=lambda j: -_STYLE_COST.get(j.work.style, 0.2) * (1 + len(j.clips) / 4))
+  bar = tqdm.tqdm(total=len(order), desc=desc, unit="work", disable=not progress,
+                  mininterval=1.0)
+  results = []
+  if num_workers <= 1 or len(order) <= 1:
+    for j in order:
+      results.append(render_work(j))
+      bar.update()
+  else:
+    import multiprocessing
+    # spawn: no fork of a parent that may hold TensorFlow / JAX threads.
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes=min(num_workers, len(order))) as pool:
+      for r in pool.imap_unordered(render_work, order, chunksize=1):
+        results.append(r)
+        bar.update()
+  bar.close()
+  return sorted(results, key=lambda r: r["work_id"])

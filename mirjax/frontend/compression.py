@@ -51,7 +51,7 @@ def power_to_db(
         if top_db < 0:
             raise ValueError("top_db must be non-negative")
         if log_spec.ndim >= 2:
-            peak = jnp.max(log_spec)
+            peak = jnp.max(log_spec, axis=(-2, -1), keepdims=True)
         else:
             peak = jnp.max(log_spec)
         log_spec = jnp.maximum(log_spec, peak - top_db)
