@@ -5,6 +5,7 @@ errors a user can fix."""
 from __future__ import annotations
 
 import logging
+import re
 import os
 import sys
 from typing import Callable
@@ -13,7 +14,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 # Errors a user can fix: bad config, missing files, bad data. Everything else keeps its traceback.
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, TypeError)
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, KeyError, TypeError)
 
 
 def define_flags(multiple_workdirs: bool = False) -> None:
@@ -39,7 +40,7 @@ def run(main: Callable[[], int | None]) -> None:
             print("interrupted", file=sys.stderr)
             return 130
         except _USER_ERRORS as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {_one_line(e)}", file=sys.stderr)
             return 2
         except RuntimeError as e:
             if type(e).__name__ == "TrainingDiverged":
@@ -47,7 +48,34 @@ def run(main: Callable[[], int | None]) -> None:
                 return 3
             raise
 
-    app.run(_main)
+    app.run(_main, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing, with override errors (`--config.train.batchsize=…`) as one line, not a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _die(f"error: {e}")
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        m = re.search(r"[A-Za-z_][A-Za-z0-9_]*", str(e))
+        key = m.group(0) if m else ""
+        culprit = next((a.split("=")[0] for a in argv if a.startswith("--config.") and
+                        re.search(rf"\.{key}(=|$)", a.split("=")[0] + "=")), "a --config.* override")
+        _die(f"error: unknown config key in {culprit}: {_one_line(e)}")
+    return []
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().replace("\\n", " ").replace("\\'", "'")
+    if text[:1] in "'\"" and text[-1:] == text[:1]:
+        text = text[1:-1]
+    return " ".join(text.split())
+
+
+def _die(message: str) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(2)
 
 
 def _quiet_tf() -> None:

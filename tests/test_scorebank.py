@@ -182,17 +182,39 @@ def test_tempo_classes_are_audible(tiny_examples):
   assert means["slow"] < means["medium"] < means["fast"], means
 
 
+def _key_relation(label: str, estimate: str) -> str:
+  (tl, ml), (te, me) = label.split(), estimate.split()
+  d = (render.TONICS.index(te) - render.TONICS.index(tl)) % 12
+  if label == estimate:
+    return "same"
+  if ml == me and d in (5, 7):
+    return "fifth"
+  if (ml, me, d) in (("major", "minor", 9), ("minor", "major", 3)):
+    return "relative"
+  return "parallel" if d == 0 else "other"
+
+
 def test_key_labels_match_audio_chroma(tiny, tiny_examples):
-  """The labelled tonic is among the 3 strongest pitch classes of the audio in most clips."""
+  """Krumhansl-Kessler key finding on librosa chroma of the audio agrees with the key labels.
+
+  Audio key finding on 10-s excerpts errs mostly to the dominant, relative or parallel key, so the
+  check is: exact agreement far above chance (1/24) and related keys in most clips. A label
+  shifted by any interval would fail both.
+  """
   librosa = pytest.importorskip("librosa")
+  major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+  minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+  profiles = [np.roll(major, k) for k in range(12)] + [np.roll(minor, k) for k in range(12)]
   key_names = tiny[0].info.features["key"].names
-  hits = 0
+  relations = []
   for ex in tiny_examples:
     y = ex["audio"].astype(np.float32) / 32767.0
-    chroma = librosa.feature.chroma_stft(y=y, sr=SR, n_fft=4096, hop_length=2048).mean(axis=1)
-    tonic = render.TONICS.index(key_names[ex["key"]].split()[0])
-    hits += tonic in np.argsort(chroma)[-3:]
-  assert hits >= 0.7 * len(tiny_examples), (hits, len(tiny_examples))
+    chroma = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=512).mean(axis=1)
+    est = int(np.argmax([np.corrcoef(p, chroma)[0, 1] for p in profiles]))
+    relations.append(_key_relation(key_names[ex["key"]], key_names[est]))
+  n = len(relations)
+  assert relations.count("same") >= 0.25 * n, relations
+  assert sum(r != "other" for r in relations) >= 0.7 * n, relations
 
 
 def test_cli_reports_built_dataset(tiny, capsys):
@@ -261,17 +283,35 @@ def test_plan_schedules_are_balanced(catalog):
 def test_extract_notes_matches_music21_strip_ties():
   """Tied notes are merged like music21's stripTies (independent implementation)."""
   from music21 import corpus
-  score = corpus.parse("oneills1850/0001-0050.abc", number=2, forceSource=True)  # 66 ties
+  score = corpus.parse("palestrina/Agnus_01.krn", forceSource=True)  # ties across bar lines
   sn = render.extract_notes(score)
-  ref = []
-  for n in score.parts[0].stripTies().flatten().notes:
-    if n.duration.isGrace:
-      continue
-    for p in (n.pitches if n.isChord else [n.pitch]):
-      ref.append((round(float(n.offset), 6), round(float(n.quarterLength), 6), p.midi))
-  got = [(round(o, 6), round(d, 6), int(p)) for o, d, p, _ in sn.parts[0]]
-  assert sorted(got) == sorted(ref)
-  # Bars: 2/4 meter -> duple; the pickup bar starts before 0 so bar lines fall on downbeats.
+  assert len(sn.parts) == len(score.parts)
+  n_ties = 0
+  for part, got_arr in zip(score.parts, sn.parts):
+    n_ties += sum(n.tie is not None for n in part.recurse().notes)
+    ref = sorted((round(float(n.getOffsetInHierarchy(part)), 6), round(float(n.quarterLength), 6),
+                  n.pitch.midi) for n in part.stripTies().recurse().notes)
+    got = sorted((round(o, 6), round(d, 6), int(p)) for o, d, p, _ in got_arr)
+    assert got == ref
+  assert n_ties > 0
+  # 4/2: duple bars of 8 quarters from 0; the downbeat has accent weight 1.
+  assert set(sn.bars[:, 2]) == {0} and sn.bars[0, :2].tolist() == [0.0, 8.0]
+  assert sn.parts[0][0, 3] == 1.0
+
+
+def test_extract_notes_keeps_notes_tied_to_another_pitch():
+  """ABC tunes often mark slurs as ties between different pitches: both notes must sound."""
+  from music21 import corpus
+  score = corpus.parse("oneills1850/0001-0050.abc", number=2, forceSource=True)
+  notes = [n for n in score.parts[0].recurse().notes if not n.duration.isGrace]
+  cross = [b for a, b in zip(notes, notes[1:])
+           if b.tie is not None and b.tie.type == "stop" and a.pitch.midi != b.pitch.midi]
+  same = [b for a, b in zip(notes, notes[1:])
+          if b.tie is not None and b.tie.type == "stop" and a.pitch.midi == b.pitch.midi]
+  assert cross and same
+  sn = render.extract_notes(score)
+  assert len(sn.parts[0]) == len(notes) - len(same)
+  # The pickup bar starts before 0 so that bar lines fall on the downbeats (2/4 -> duple).
   assert set(sn.bars[:, 2]) == {0}
   assert sn.bars[0, 0] < 0 and sn.bars[1, 0] == pytest.approx(0.5)
 

@@ -116,7 +116,8 @@ from conftest import tiny_config
 from mirjax.training import trainer
 c = tiny_config(sys.argv[1], **{"train.num_steps": 3, "train.eval_every": 100})
 trainer.train_and_evaluate(c, sys.argv[2])
-print(jax.device_count(), json.dumps([json.loads(l)["train/loss"] for l in open(sys.argv[2] + "/metrics.jsonl")]))
+lines = [json.loads(l) for l in open(sys.argv[2] + "/metrics.jsonl")]
+print(jax.device_count(), json.dumps([l["train/loss"] for l in lines if "train/loss" in l]))
 """
 
 

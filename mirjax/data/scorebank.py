@@ -119,6 +119,10 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
   BUILDER_CONFIGS = [DEFAULT, TINY]
   DEFAULT_CONFIG_NAME = "default"
 
+  def __init__(self, *, data_dir=None, **kwargs):
+    # Default to mirjax's cache (outside the repository) rather than ~/tensorflow_datasets.
+    super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
+
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
     return tfds.core.DatasetInfo(
@@ -158,14 +162,16 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
     jobs = render.plan_jobs(works, dict(cfg.clips_per_work), cfg.seed, cfg.clip_seconds,
                             cfg.sample_rate)
     results = render.render_jobs(jobs, num_workers=cfg.num_workers,
-                                 desc=f"scorebank/{cfg.name} works")
+                                 desc=f"scorebank/{cfg.name} works", catalog=catalog,
+                                 seed=cfg.seed)
     summary = build_summary(results, cfg.name, time.time() - t0)
     logging.info(summary["line"])
     print(summary["line"], file=sys.stderr)
     self.info.metadata["build_summary"] = summary
     by_split = {s: [] for s in SPLITS}
     for r in results:
-      by_split[r["split"]].extend(r["clips"])
+      if not r["skipped"]:
+        by_split[r["split"]].extend(r["clips"])
     return {s: self._generate_examples(by_split[s]) for s in SPLITS}
 
   def _generate_examples(self, clips: Sequence[dict]):
@@ -194,8 +200,8 @@ def build_summary(results: Iterable[dict], config_name: str, seconds: float) -> 
   dropped = sum(r["failed_clips"] for r in kept)
   reasons = ", ".join(f"{k} {skipped[k]}" for k in render.SKIP_REASONS if skipped[k])
   line = (f"scorebank/{config_name}: {n_clips:,} clips from {len(kept):,} works; "
-          f"skipped {sum(skipped.values())} works ({reasons or 'none'}); "
-          f"{dropped} further clips dropped; rendered in {seconds:.0f} s")
+          f"skipped {sum(skipped.values())} works ({reasons or 'none'}; replaced by the next "
+          f"works of their style); {dropped} further clips dropped; rendered in {seconds:.0f} s")
   return {"line": line, "clips": n_clips, "works": len(kept), "skipped_works": dict(skipped),
           "dropped_clips": dropped, "render_seconds": round(seconds, 1)}
 

@@ -23,7 +23,8 @@ Tags describe what is audible in the rendered clip:
   audible whatever the score's note values;
 * mode: major / minor of the work's key (music21 `analyze('key')`);
 * meter: duple (2/x, 4/x) / triple (3/x) / compound (6/x, 9/x, 12/x) of the bars in the clip,
-  made audible by metrical accents (velocity follows music21's accent weights);
+  made audible by metrical accents (velocity x (0.5 + 0.5 w), w = music21's accent weight: the
+  downbeat 1, other beats 0.5, off-beats <= 0.25, i.e. 2.5-6 dB below the downbeat);
 * dynamics: soft / loud. TinySoundFont maps velocity to gain only (no timbre change), so a peak
   normalisation would erase the tag: clips are peak-normalised to -1 dBFS (loud) or -13 dBFS (soft);
 * texture: monophonic / polyphonic from the rendered notes (>= 2 simultaneous notes during at
@@ -286,27 +287,34 @@ def _meter_round_robin(works: Sequence[WorkRef], n: int) -> list[WorkRef]:
   return out
 
 
+def style_order(catalog: Mapping[str, Sequence[WorkRef]], style: str, seed: int) -> list[WorkRef]:
+  """All candidates of a style in selection order: a seeded hash order of their ids, alternating
+  meters except for the dance types (whose meter is part of the type)."""
+  ordered = sorted(catalog.get(style, ()), key=lambda w: _hash_int(seed, "order", w.work_id))
+  if style in ("reel", "jig", "hornpipe"):
+    return ordered
+  return _meter_round_robin(ordered, len(ordered))
+
+
 def select_works(catalog: Mapping[str, Sequence[WorkRef]], works_per_style: Mapping[str, int],
                  seed: int) -> list[WorkRef]:
   """`works_per_style[s]` works of each style, each with its split (train/validation/test).
 
-  The works of a style are taken in a seeded hash order of their ids, alternating meters (see
-  `_meter_round_robin`); they are then
-  ranked by a second seeded hash and cut 80/10/10, so every split holds every style and a work's
-  clips all share its split. Everything depends only on (seed, work ids).
+  The first works of `style_order` are ranked by a second seeded hash and cut 80/10/10, so every
+  split holds every style and all clips of a work share its split. Everything depends only on
+  (seed, work ids).
   """
   chosen = []
   for style in STYLES:
     n = int(works_per_style.get(style, 0))
     if n <= 0:
       continue
-    ordered = sorted(catalog.get(style, ()), key=lambda w: _hash_int(seed, "order", w.work_id))
-    pool = ordered[:n] if style in ("reel", "jig", "hornpipe") else _meter_round_robin(ordered, n)
+    pool = style_order(catalog, style, seed)[:n]
     pool.sort(key=lambda w: _hash_int(seed, "split", w.work_id))
     sizes = split_sizes(len(pool))
     cuts = np.cumsum([0, sizes["train"], sizes["validation"], sizes["test"]])
-    for name, a, b in zip(("train", "validation", "test"), cuts[:-1], cuts[1:]):
-      chosen += [dataclasses.replace(w, split=name) for w in pool[a:b]]
+    for name, lo, hi in zip(("train", "validation", "test"), cuts[:-1], cuts[1:]):
+      chosen += [dataclasses.replace(w, split=name) for w in pool[lo:hi]]
   return sorted(chosen, key=lambda w: w.work_id)
 
 
@@ -429,11 +437,14 @@ def extract_notes(score) -> ScoreNotes:
           midi = int(n.pitch.midi)
           tie = n.tie if n.tie is not None else getattr(el, "tie", None)
           ttype = tie.type if tie is not None else None
-          if ttype in ("continue", "stop") and midi in open_ties:
-            j = open_ties[midi]
+          j = open_ties.pop(midi, None)
+          # Merge only a contiguous same-pitch continuation: ABC slurs often come out of music21
+          # as "ties" between different pitches, which must both sound.
+          if ttype in ("continue", "stop") and j is not None and abs(
+              rows[j][0] + rows[j][1] - onset) < 1e-6:
             rows[j][1] = onset + dur - rows[j][0]
-            if ttype == "stop":
-              del open_ties[midi]
+            if ttype == "continue":
+              open_ties[midi] = j
             continue
           rows.append([onset, dur, float(midi), weight])
           if ttype == "start":
@@ -709,7 +720,7 @@ def render_clip(sn: ScoreNotes, key_name: str, plan: ClipPlan, n_clips: int,
       t0 = (o - start + pre_ql) * spq
       t1 = min((o + d - start + pre_ql) * spq - 0.01, PREROLL_S + clip_seconds)
       t1 = max(t1, t0 + 0.03)
-      vel = base_vel * (0.7 + 0.3 * acc) * (0.7 if v.is_drone else 1.0) * rng.uniform(0.95, 1.05)
+      vel = base_vel * (0.5 + 0.5 * acc) * (0.7 if v.is_drone else 1.0) * rng.uniform(0.95, 1.05)
       inst.notes.append(pretty_midi.Note(int(np.clip(round(vel), 1, 127)), int(p), float(t0), float(t1)))
     pm.instruments.append(inst)
 
@@ -769,9 +780,7 @@ def render_work(job: WorkJob) -> dict:
                           attempt)
       except Exception:
         res = None
-      if res == "meter":
-        break
-      if res is not None:
+      if res is not None and res != "meter":
         break
     if res is None or res == "meter":
       out["failed_clips"] += 1
@@ -812,30 +821,71 @@ def default_num_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _run_jobs(jobs: Sequence[WorkJob], pool, bar) -> list[dict]:
+  order = sorted(jobs, key=lambda j: -_STYLE_COST.get(j.work.style, 0.2) * (1 + len(j.clips) / 4))
+  results = []
+  it = map(render_work, order) if pool is None else pool.imap_unordered(render_work, order, 1)
+  for r in it:
+    results.append(r)
+    bar.update()
+  return results
+
+
+def _replacement_job(old: WorkJob, new: WorkRef, seed: int) -> WorkJob:
+  """A job for `new` in the split and with the clip plans (tempo, dynamics, family) of `old`."""
+  new = dataclasses.replace(new, split=old.work.split)
+  clips = tuple(dataclasses.replace(p, seed=_hash_int(seed, "clip", new.work_id, p.clip_index))
+                for p in old.clips)
+  return WorkJob(new, clips, old.clip_seconds, old.sample_rate)
+
+
 def render_jobs(jobs: Sequence[WorkJob], num_workers: int = 0, progress: bool = True,
-                desc: str = "scorebank works") -> list[dict]:
+                desc: str = "scorebank works", catalog: Mapping[str, Sequence[WorkRef]] | None = None,
+                seed: int = 0, max_rounds: int = 3) -> list[dict]:
   """`render_work` over all jobs, in a "spawn" process pool when num_workers > 1.
 
+  With a `catalog`, a skipped work is replaced by the next unused work of its style (in
+  `style_order`), in the same split and with the same clip plans, for up to `max_rounds` rounds,
+  so that the planned counts hold. Skipped works stay in the results (with their reason).
   Results are sorted by work id, so the output does not depend on scheduling.
   """
+  import multiprocessing
+
   import tqdm
 
   num_workers = int(num_workers) or default_num_workers()
-  order = sorted(jobs, key=lambda j: -_STYLE_COST.get(j.work.style, 0.2) * (1 + len(j.clips) / 4))
-  bar = tqdm.tqdm(total=len(order), desc=desc, unit="work", disable=not progress,
-                  mininterval=1.0)
-  results = []
-  if num_workers <= 1 or len(order) <= 1:
-    for j in order:
-      results.append(render_work(j))
-      bar.update()
-  else:
-    import multiprocessing
+  bar = tqdm.tqdm(total=len(jobs), desc=desc, unit="work", disable=not progress, mininterval=1.0)
+  pool = None
+  if num_workers > 1 and len(jobs) > 1:
     # spawn: no fork of a parent that may hold TensorFlow / JAX threads.
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(processes=min(num_workers, len(order))) as pool:
-      for r in pool.imap_unordered(render_work, order, chunksize=1):
-        results.append(r)
-        bar.update()
-  bar.close()
+    pool = multiprocessing.get_context("spawn").Pool(processes=min(num_workers, len(jobs)))
+  try:
+    results = _run_jobs(jobs, pool, bar)
+    if catalog is not None:
+      used = {j.work.work_id for j in jobs}
+      by_id = {j.work.work_id: j for j in jobs}
+      queues = {}
+      for _ in range(max_rounds):
+        failed = sorted((r for r in results if r["skipped"] and r["work_id"] in by_id
+                         and not r.get("replaced")), key=lambda r: r["work_id"])
+        extra = []
+        for r in failed:
+          old = by_id[r["work_id"]]
+          q = queues.setdefault(old.work.style, iter(style_order(catalog, old.work.style, seed)))
+          new = next((w for w in q if w.work_id not in used), None)
+          r["replaced"] = True
+          if new is not None:
+            used.add(new.work_id)
+            job = _replacement_job(old, new, seed)
+            by_id[new.work_id] = job
+            extra.append(job)
+        if not extra:
+          break
+        bar.total += len(extra)
+        results += _run_jobs(extra, pool, bar)
+  finally:
+    if pool is not None:
+      pool.close()
+      pool.join()
+    bar.close()
   return sorted(results, key=lambda r: r["work_id"])
