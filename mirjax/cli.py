@@ -61,7 +61,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
         m = re.search(r"[A-Za-z_][A-Za-z0-9_]*", str(e))
         key = m.group(0) if m else ""
         culprit = next((a.split("=")[0] for a in argv if a.startswith("--config.") and
-                        re.search(rf"\.{key}(=|$)", a.split("=")[0] + "=")), "a --config.* override")
+                        re.search(rf"\.{key}(\.|=)", a.split("=")[0] + "=")), "a --config.* override")
         _die(f"error: unknown config key in {culprit}: {_one_line(e)}")
     return []
 
