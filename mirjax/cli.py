@@ -31,7 +31,10 @@ def run(main: Callable[[], int | None]) -> None:
     def _main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        logging.getLogger().setLevel(logging.INFO)
+        # Our progress messages at INFO; libraries (orbax logs every save at INFO) at WARNING.
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.WARNING)
+        logging.getLogger("mirjax").setLevel(logging.INFO)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         _quiet_tf()
         try:

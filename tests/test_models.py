@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from mirjax.models import create_model
@@ -30,6 +31,17 @@ def test_compact_convnet_reduces_thesis_input_to_one_cell(bins, frames):
     model = create_model("compact_convnet", 50)
     out = jax.eval_shape(lambda: model.init_with_output(jax.random.key(0), jnp.zeros((2, frames, bins)))[0])
     assert out.shape == (2, 50)
+
+
+def test_compact_convnet_input_norm_adds_no_trainable_parameters():
+    model = create_model("compact_convnet", 50, input_norm="frequency")
+    assert _params(model, (1, 1360, 96)) == 39_282
+    x = jax.random.normal(jax.random.key(1), (4, 64, 96)) * 10 + 3
+    variables = model.init(jax.random.key(0), x)
+    _, upd = model.apply(variables, x, train=True, mutable=["batch_stats"])
+    mean = upd["batch_stats"]["input_norm"]["mean"]
+    assert mean.shape == (96,)  # statistics per mel bin
+    np.testing.assert_allclose(mean, 0.01 * np.asarray(x.mean(axis=(0, 1))), rtol=1e-4)  # momentum 0.99 from 0
 
 
 def test_compact_convnet_unknown_height_needs_explicit_pools():

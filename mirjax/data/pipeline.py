@@ -24,6 +24,8 @@ from mirjax.data import default_data_dir
 AUTOTUNE = tf.data.AUTOTUNE
 _EPOCH_STRIDE = 1 << 20  # crop seeds: (seed, epoch * stride + example index)
 
+log = logging.getLogger("mirjax")
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
@@ -48,7 +50,7 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     except tfds.core.registered.DatasetNotFoundError as e:
         raise ValueError(f"unknown dataset '{cfg.name}' (config.dataset.name): {str(e).splitlines()[0]}") from None
     if not builder.is_prepared():
-        logging.warning("preparing %s into %s (first use; cached afterwards)", cfg.name, data_dir)
+        log.warning("preparing %s into %s (first use; cached afterwards)", cfg.name, data_dir)
         dl = tfds.download.DownloadConfig(manual_dir=cfg.manual_dir or None)
         builder.download_and_prepare(download_config=dl)
     return builder

@@ -45,28 +45,28 @@ DEFAULT_DATA_DIR = os.path.join("~", ".cache", "mirjax", "tensorflow_datasets")
 
 
 def default_data_dir() -> str:
-  """$MIRJAX_DATA_DIR, else ~/.cache/mirjax/tensorflow_datasets (never inside the repository)."""
-  return os.environ.get("MIRJAX_DATA_DIR") or os.path.expanduser(DEFAULT_DATA_DIR)
+    """$MIRJAX_DATA_DIR, else ~/.cache/mirjax/tensorflow_datasets (never inside the repository)."""
+    return os.environ.get("MIRJAX_DATA_DIR") or os.path.expanduser(DEFAULT_DATA_DIR)
 
 
 @dataclasses.dataclass(eq=False)
 class ScorebankConfig(tfds.core.BuilderConfig):
-  """What a scorebank build varies: corpus mix, clip length, seed, parallelism.
+    """What a scorebank build varies: corpus mix, clip length, seed, parallelism.
 
-  works_per_style / clips_per_work: ((style, n), ...). A work yields `clips_per_work` clips
-  (different excerpts and seeded renderings), all in the work's split.
-  num_workers: render processes; 0 means one per available CPU core.
-  """
-  clip_seconds: float = 10.0
-  sample_rate: int = SAMPLE_RATE
-  seed: int = 0
-  works_per_style: tuple = ()
-  clips_per_work: tuple = ()
-  num_workers: int = 0
+    works_per_style / clips_per_work: ((style, n), ...). A work yields `clips_per_work` clips
+    (different excerpts and seeded renderings), all in the work's split.
+    num_workers: render processes; 0 means one per available CPU core.
+    """
+    clip_seconds: float = 10.0
+    sample_rate: int = SAMPLE_RATE
+    seed: int = 0
+    works_per_style: tuple = ()
+    clips_per_work: tuple = ()
+    num_workers: int = 0
 
-  @property
-  def clip_samples(self) -> int:
-    return int(round(self.clip_seconds * self.sample_rate))
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
 
 
 # Seconds per work on one core (parse + key + rendering its clips): Essen ~0.15, Irish/Scottish
@@ -95,162 +95,162 @@ DEFAULT = ScorebankConfig(
 
 
 class Int16Audio(tfds.features.Audio):
-  """`tfds.features.Audio` that honours `encoding` for numpy input.
+    """`tfds.features.Audio` that honours `encoding` for numpy input.
 
-  TFDS 4.9's Audio returns arrays unencoded, so int16 clips would be stored as an int64 list
-  (about 1 MB per 10-s clip, negative samples take 10 varint bytes); with Encoding.BYTES they are
-  stored as 320 KB of raw little-endian int16 and decoded back to an int16 tensor.
-  """
+    TFDS 4.9's Audio returns arrays unencoded, so int16 clips would be stored as an int64 list
+    (about 1 MB per 10-s clip, negative samples take 10 varint bytes); with Encoding.BYTES they are
+    stored as 320 KB of raw little-endian int16 and decoded back to an int16 tensor.
+    """
 
-  def encode_example(self, audio_or_path_or_fobj):
-    if isinstance(audio_or_path_or_fobj, (np.ndarray, list)):
-      return tfds.features.Tensor.encode_example(self, np.asarray(audio_or_path_or_fobj))
-    return super().encode_example(audio_or_path_or_fobj)
+    def encode_example(self, audio_or_path_or_fobj):
+        if isinstance(audio_or_path_or_fobj, (np.ndarray, list)):
+            return tfds.features.Tensor.encode_example(self, np.asarray(audio_or_path_or_fobj))
+        return super().encode_example(audio_or_path_or_fobj)
 
 
 class Scorebank(tfds.core.GeneratorBasedBuilder,
                 # Only the canonical module registers the name: `python -m mirjax.data.scorebank`
                 # runs this file a second time as __main__ (and spawned workers as __mp_main__).
                 skip_registration=__name__ != "mirjax.data.scorebank"):
-  """Music21 scores rendered to tagged audio clips (see module docstring)."""
+    """Music21 scores rendered to tagged audio clips (see module docstring)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
-  BUILDER_CONFIGS = [DEFAULT, TINY]
-  DEFAULT_CONFIG_NAME = "default"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [DEFAULT, TINY]
+    DEFAULT_CONFIG_NAME = "default"
 
-  def __init__(self, *, data_dir=None, **kwargs):
-    # Default to mirjax's cache (outside the repository) rather than ~/tensorflow_datasets.
-    super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
+    def __init__(self, *, data_dir=None, **kwargs):
+        # Default to mirjax's cache (outside the repository) rather than ~/tensorflow_datasets.
+        super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    cfg = self.builder_config
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "audio": Int16Audio(
-                shape=(cfg.clip_samples,), dtype=np.int16, sample_rate=cfg.sample_rate,
-                file_format=None, encoding=tfds.features.Encoding.BYTES,
-                doc="mono int16; peak -1 dBFS (loud) or -13 dBFS (soft)"),
-            "tags": tfds.features.Tensor(shape=(len(TAG_NAMES),), dtype=np.uint8,
-                                         doc="multi-hot over metadata['tag_names']"),
-            "style": tfds.features.ClassLabel(names=list(STYLES)),
-            "key": tfds.features.ClassLabel(names=list(KEYS)),
-            "composer": tfds.features.ClassLabel(names=list(COMPOSERS)),
-            "work_id": tfds.features.Text(),
-        }),
-        supervised_keys=("audio", "tags"),
-        homepage="https://web.mit.edu/music21/",
-        metadata=tfds.core.MetadataDict(
-            tag_names=list(TAG_NAMES),
-            tag_categories=dict(TAG_CATEGORIES),
-            categories=list(CATEGORIES),
-            sample_rate=int(cfg.sample_rate),
-            clip_seconds=float(cfg.clip_seconds),
-            peak_dbfs=dict(render.DYNAMICS_PEAK_DBFS),
-            seed=int(cfg.seed),
-        ),
-    )
+    def _info(self) -> tfds.core.DatasetInfo:
+        cfg = self.builder_config
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=__doc__,
+            features=tfds.features.FeaturesDict({
+                "audio": Int16Audio(
+                    shape=(cfg.clip_samples,), dtype=np.int16, sample_rate=cfg.sample_rate,
+                    file_format=None, encoding=tfds.features.Encoding.BYTES,
+                    doc="mono int16; peak -1 dBFS (loud) or -13 dBFS (soft)"),
+                "tags": tfds.features.Tensor(shape=(len(TAG_NAMES),), dtype=np.uint8,
+                                             doc="multi-hot over metadata['tag_names']"),
+                "style": tfds.features.ClassLabel(names=list(STYLES)),
+                "key": tfds.features.ClassLabel(names=list(KEYS)),
+                "composer": tfds.features.ClassLabel(names=list(COMPOSERS)),
+                "work_id": tfds.features.Text(),
+            }),
+            supervised_keys=("audio", "tags"),
+            homepage="https://web.mit.edu/music21/",
+            metadata=tfds.core.MetadataDict(
+                tag_names=list(TAG_NAMES),
+                tag_categories=dict(TAG_CATEGORIES),
+                categories=list(CATEGORIES),
+                sample_rate=int(cfg.sample_rate),
+                clip_seconds=float(cfg.clip_seconds),
+                peak_dbfs=dict(render.DYNAMICS_PEAK_DBFS),
+                seed=int(cfg.seed),
+            ),
+        )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # everything is generated from packages already installed
-    cfg = self.builder_config
-    t0 = time.time()
-    catalog = render.build_catalog()
-    works = render.select_works(catalog, dict(cfg.works_per_style), cfg.seed)
-    jobs = render.plan_jobs(works, dict(cfg.clips_per_work), cfg.seed, cfg.clip_seconds,
-                            cfg.sample_rate)
-    results = render.render_jobs(jobs, num_workers=cfg.num_workers,
-                                 desc=f"scorebank/{cfg.name} works", catalog=catalog,
-                                 seed=cfg.seed)
-    summary = build_summary(results, cfg.name, time.time() - t0)
-    logging.info(summary["line"])
-    print(summary["line"], file=sys.stderr)
-    self.info.metadata["build_summary"] = summary
-    by_split = {s: [] for s in SPLITS}
-    for r in results:
-      if not r["skipped"]:
-        by_split[r["split"]].extend(r["clips"])
-    return {s: self._generate_examples(by_split[s]) for s in SPLITS}
+    def _split_generators(self, dl_manager):
+        del dl_manager  # everything is generated from packages already installed
+        cfg = self.builder_config
+        t0 = time.time()
+        catalog = render.build_catalog()
+        works = render.select_works(catalog, dict(cfg.works_per_style), cfg.seed)
+        jobs = render.plan_jobs(works, dict(cfg.clips_per_work), cfg.seed, cfg.clip_seconds,
+                                cfg.sample_rate)
+        results = render.render_jobs(jobs, num_workers=cfg.num_workers,
+                                     desc=f"scorebank/{cfg.name} works", catalog=catalog,
+                                     seed=cfg.seed)
+        summary = build_summary(results, cfg.name, time.time() - t0)
+        logging.info(summary["line"])
+        print(summary["line"], file=sys.stderr)
+        self.info.metadata["build_summary"] = summary
+        by_split = {s: [] for s in SPLITS}
+        for r in results:
+            if not r["skipped"]:
+                by_split[r["split"]].extend(r["clips"])
+        return {s: self._generate_examples(by_split[s]) for s in SPLITS}
 
-  def _generate_examples(self, clips: Sequence[dict]):
-    for c in clips:
-      yield f"{c['work_id']}@{c['clip_index']}", clip_to_example(c)
+    def _generate_examples(self, clips: Sequence[dict]):
+        for c in clips:
+            yield f"{c['work_id']}@{c['clip_index']}", clip_to_example(c)
 
 
 def clip_to_example(clip: Mapping) -> dict:
-  """A rendered clip (from `render.render_work`) as a scorebank feature dict."""
-  return {
-      "audio": clip["audio"],
-      "tags": render.multi_hot(clip["tags"]),
-      "style": clip["style"],
-      "key": clip["key"],
-      "composer": clip["composer"],
-      "work_id": clip["work_id"],
-  }
+    """A rendered clip (from `render.render_work`) as a scorebank feature dict."""
+    return {
+        "audio": clip["audio"],
+        "tags": render.multi_hot(clip["tags"]),
+        "style": clip["style"],
+        "key": clip["key"],
+        "composer": clip["composer"],
+        "work_id": clip["work_id"],
+    }
 
 
 def build_summary(results: Iterable[dict], config_name: str, seconds: float) -> dict:
-  """Counts of a build: clips, works kept and skipped (by reason), clips dropped."""
-  results = list(results)
-  skipped = collections.Counter(r["skipped"] for r in results if r["skipped"])
-  kept = [r for r in results if not r["skipped"]]
-  n_clips = sum(len(r["clips"]) for r in kept)
-  dropped = sum(r["failed_clips"] for r in kept)
-  reasons = ", ".join(f"{k} {skipped[k]}" for k in render.SKIP_REASONS if skipped[k])
-  line = (f"scorebank/{config_name}: {n_clips:,} clips from {len(kept):,} works; "
-          f"skipped {sum(skipped.values())} works ({reasons or 'none'}; replaced by the next "
-          f"works of their style); {dropped} further clips dropped; rendered in {seconds:.0f} s")
-  return {"line": line, "clips": n_clips, "works": len(kept), "skipped_works": dict(skipped),
-          "dropped_clips": dropped, "render_seconds": round(seconds, 1)}
+    """Counts of a build: clips, works kept and skipped (by reason), clips dropped."""
+    results = list(results)
+    skipped = collections.Counter(r["skipped"] for r in results if r["skipped"])
+    kept = [r for r in results if not r["skipped"]]
+    n_clips = sum(len(r["clips"]) for r in kept)
+    dropped = sum(r["failed_clips"] for r in kept)
+    reasons = ", ".join(f"{k} {skipped[k]}" for k in render.SKIP_REASONS if skipped[k])
+    line = (f"scorebank/{config_name}: {n_clips:,} clips from {len(kept):,} works; "
+            f"skipped {sum(skipped.values())} works ({reasons or 'none'}; replaced by the next "
+            f"works of their style); {dropped} further clips dropped; rendered in {seconds:.0f} s")
+    return {"line": line, "clips": n_clips, "works": len(kept), "skipped_works": dict(skipped),
+            "dropped_clips": dropped, "render_seconds": round(seconds, 1)}
 
 
 # --- CLI ------------------------------------------------------------------------------------
 
 def _tag_counts(builder, split: str) -> np.ndarray:
-  ds = builder.as_dataset(split=split, decoders={"audio": tfds.decode.SkipDecoding()})
-  ds = ds.map(lambda ex: ex["tags"]).batch(256)
-  counts = np.zeros(len(TAG_NAMES), dtype=np.int64)
-  for t in tfds.as_numpy(ds):
-    counts += t.astype(np.int64).sum(axis=0)
-  return counts
+    ds = builder.as_dataset(split=split, decoders={"audio": tfds.decode.SkipDecoding()})
+    ds = ds.map(lambda ex: ex["tags"]).batch(256)
+    counts = np.zeros(len(TAG_NAMES), dtype=np.int64)
+    for t in tfds.as_numpy(ds):
+        counts += t.astype(np.int64).sum(axis=0)
+    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(prog="python -m mirjax.data.scorebank",
-                                   description="Build the scorebank corpus (or report it).")
-  parser.add_argument("--config", default="default", choices=[c.name for c in
-                                                             Scorebank.BUILDER_CONFIGS])
-  parser.add_argument("--data_dir", default=None,
-                      help="TFDS data dir (default: $MIRJAX_DATA_DIR or "
-                           "~/.cache/mirjax/tensorflow_datasets)")
-  args = parser.parse_args(argv)
-  data_dir = os.path.expanduser(args.data_dir or default_data_dir())
-  builder = Scorebank(config=args.config, data_dir=data_dir)
-  if builder.is_prepared():
-    print(f"scorebank/{args.config} {builder.version} already built in {builder.data_dir}")
-  else:
-    t0 = time.time()
-    builder.download_and_prepare()
-    print(f"scorebank/{args.config} built in {time.time() - t0:.1f} s into {builder.data_dir}")
-  info = builder.info
-  print("split sizes: " + ", ".join(f"{s} {info.splits[s].num_examples:,}" for s in SPLITS))
-  counts = {s: _tag_counts(builder, s) for s in SPLITS}
-  total = sum(info.splits[s].num_examples for s in SPLITS)
-  print(f"{'tag':<24}{'category':<12}" + "".join(f"{s:>12}" for s in SPLITS) + f"{'% all':>8}")
-  for i, t in enumerate(TAG_NAMES):
-    n_all = sum(int(counts[s][i]) for s in SPLITS)
-    print(f"{t:<24}{TAG_CATEGORIES[t]:<12}" + "".join(f"{int(counts[s][i]):>12,}" for s in SPLITS)
-          + f"{100.0 * n_all / max(total, 1):>7.1f}%")
-  summary = info.metadata.get("build_summary")
-  if summary:
-    print(summary["line"])
-  return 0
+    parser = argparse.ArgumentParser(prog="python -m mirjax.data.scorebank",
+                                     description="Build the scorebank corpus (or report it).")
+    parser.add_argument("--config", default="default", choices=[c.name for c in
+                                                               Scorebank.BUILDER_CONFIGS])
+    parser.add_argument("--data_dir", default=None,
+                        help="TFDS data dir (default: $MIRJAX_DATA_DIR or "
+                             "~/.cache/mirjax/tensorflow_datasets)")
+    args = parser.parse_args(argv)
+    data_dir = os.path.expanduser(args.data_dir or default_data_dir())
+    builder = Scorebank(config=args.config, data_dir=data_dir)
+    if builder.is_prepared():
+        print(f"scorebank/{args.config} {builder.version} already built in {builder.data_dir}")
+    else:
+        t0 = time.time()
+        builder.download_and_prepare()
+        print(f"scorebank/{args.config} built in {time.time() - t0:.1f} s into {builder.data_dir}")
+    info = builder.info
+    print("split sizes: " + ", ".join(f"{s} {info.splits[s].num_examples:,}" for s in SPLITS))
+    counts = {s: _tag_counts(builder, s) for s in SPLITS}
+    total = sum(info.splits[s].num_examples for s in SPLITS)
+    print(f"{'tag':<24}{'category':<12}" + "".join(f"{s:>12}" for s in SPLITS) + f"{'% all':>8}")
+    for i, t in enumerate(TAG_NAMES):
+        n_all = sum(int(counts[s][i]) for s in SPLITS)
+        print(f"{t:<24}{TAG_CATEGORIES[t]:<12}" + "".join(f"{int(counts[s][i]):>12,}" for s in SPLITS)
+              + f"{100.0 * n_all / max(total, 1):>7.1f}%")
+    summary = info.metadata.get("build_summary")
+    if summary:
+        print(summary["line"])
+    return 0
 
 
 if __name__ == "__main__":
-  # Run the canonical module's main, so that the builder and its features are the registered
-  # `mirjax.data.scorebank` classes (features.json names feature classes by module).
-  from mirjax.data import scorebank as _canonical
-  sys.exit(_canonical.main())
+    # Run the canonical module's main, so that the builder and its features are the registered
+    # `mirjax.data.scorebank` classes (features.json names feature classes by module).
+    from mirjax.data import scorebank as _canonical
+    sys.exit(_canonical.main())

@@ -17,6 +17,8 @@ from mirjax.evaluation.predict import predict_split
 from mirjax.training import setup
 from mirjax.training.steps import ACTIVATIONS
 
+log = logging.getLogger("mirjax")
+
 
 def score(task: str, labels: np.ndarray, probs: np.ndarray, label_names: Sequence[str]) -> dict[str, Any]:
     """Tagging: macro/per-tag ROC-AUC and PR-AUC. Classification: accuracy and confusion matrix."""
@@ -77,7 +79,7 @@ def _plots(task, workdir, labels, probs, result, label_names) -> list[str]:
         return [plots.plot_confusion(np.asarray(result["confusion_matrix"]), list(label_names),
                                      os.path.join(workdir, "confusion.png"))]
     except Exception as e:  # a plot must never cost the user the report
-        logging.warning("plotting failed: %s", e)
+        log.warning("plotting failed: %s", e)
         return []
 
 

@@ -10,6 +10,11 @@ Time pools default to the thesis's (4,4,5,4,4) for 29-s inputs (1360 frames → 
 `time_pools` in the config; whatever time/frequency extent remains after the last block is max-pooled to
 1×1 (a no-op at the thesis's input size), so the parameter count does not depend on the crop length.
 
+Input normalisation: Choi's Keras code normalises the log-mel input per frequency bin before the first conv
+(`Normalization2D`/batch norm over the frequency axis; thesis Ch. 5 studies it as per-frequency
+standardisation). `input_norm="frequency"` does that with a parameter-free batch norm (statistics per mel bin,
+running averages at test time), so the 39,282 trainable parameters of Table 2-B are unchanged.
+
 Batch norm: Keras-1 `mode=2` used batch statistics at test time too; we use the standard running averages
 (`train=False` at evaluation) so that a clip's prediction does not depend on its batch.
 """
@@ -52,9 +57,15 @@ class CompactConvnet(nn.Module):
     time_pools: Sequence[int] = PAPER_TIME_POOLS
     dropout: float = 0.0  # after each pool (0 in the thesis)
     bn_momentum: float = 0.99
+    input_norm: str = "none"  # none | frequency (per-bin standardisation, no trainable parameters)
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+        if self.input_norm == "frequency":
+            x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, use_scale=False,
+                             use_bias=False, axis=-1, name="input_norm")(x)
+        elif self.input_norm != "none":
+            raise ValueError(f"compact_convnet: unknown input_norm '{self.input_norm}'; valid: none, frequency")
         x = jnp.swapaxes(x, 1, 2)[..., None]  # (batch, bins, frames, 1): pools are (freq, time) as in Choi
         freq_pools = tuple(self.freq_pools) if self.freq_pools is not None else freq_pools_for(x.shape[1])
         if len(freq_pools) != self.num_blocks or len(self.time_pools) != self.num_blocks:

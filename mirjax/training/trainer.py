@@ -28,6 +28,8 @@ from mirjax.training.state import count_params
 from mirjax.training.steps import make_train_step
 from mirjax.training.writer import MetricWriter
 
+log = logging.getLogger("mirjax")
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the message names the step and the last good checkpoint."""
@@ -47,9 +49,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     ckpts = Checkpoints(workdir, keep=tc.keep_checkpoints, best_metric=tc.best_metric)
     if ckpts.latest_step() is not None:
         state = ckpts.restore(state, "latest")
-        logging.info("resumed from %s at step %d", workdir, int(state.step))
+        log.info("resumed from %s at step %d", workdir, int(state.step))
     start = int(state.step)
-    logging.info("%s: %s with %d parameters on %d device(s); %d train clips",
+    log.info("%s: %s with %d parameters on %d device(s); %d train clips",
                  config.dataset.name, config.model.name, count_params(state.params), jax.device_count(),
                  exp.info.split_sizes[config.dataset.train_split])
 
@@ -84,6 +86,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         for step in range(start + 1, tc.num_steps + 1):
             state, m = train_step(state, sharding.to_global(next(batches), data_sharding))
             pending.append((step, m))
+            if len(pending) > 2:  # bound the async queue: the bar shows real progress, memory stays flat
+                jax.block_until_ready(pending[-3][1])
             bar.update(1)
             boundary = step == tc.num_steps
             if step % tc.log_every == 0 or boundary:
