@@ -199,9 +199,10 @@ def build_summary(results: Iterable[dict], config_name: str, seconds: float) -> 
     n_clips = sum(len(r["clips"]) for r in kept)
     dropped = sum(r["failed_clips"] for r in kept)
     reasons = ", ".join(f"{k} {skipped[k]}" for k in render.SKIP_REASONS if skipped[k])
-    line = (f"scorebank/{config_name}: {n_clips:,} clips from {len(kept):,} works; "
-            f"skipped {sum(skipped.values())} works ({reasons or 'none'}; replaced by the next "
-            f"works of their style); {dropped} further clips dropped; rendered in {seconds:.0f} s")
+    skips = (f"skipped {sum(skipped.values())} works ({reasons}), replaced by the next works of "
+             f"their style" if skipped else "skipped 0 works")
+    line = (f"scorebank/{config_name}: {n_clips:,} clips from {len(kept):,} works; {skips}; "
+            f"{dropped} further clips dropped; rendered in {seconds:.0f} s")
     return {"line": line, "clips": n_clips, "works": len(kept), "skipped_works": dict(skipped),
             "dropped_clips": dropped, "render_seconds": round(seconds, 1)}
 
