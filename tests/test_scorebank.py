@@ -12,13 +12,11 @@ import os
 import numpy as np
 import pytest
 
-tfds = pytest.importorskip("tensorflow_datasets")
-pytest.importorskip("music21")
-pytest.importorskip("pretty_midi")
-pytest.importorskip("tinysoundfont")
+import tensorflow_datasets as tfds
 
-from mirjax.data import scorebank  # noqa: E402
-from mirjax.data import scorebank_render as render  # noqa: E402
+import mirjax.data
+from mirjax.data import scorebank
+from mirjax.data import scorebank_render as render
 
 SPLITS = ("train", "validation", "test")
 SR = 16000
@@ -32,9 +30,9 @@ def _build(data_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """(builder, {split: [examples]}) of `scorebank/tiny`, built once per session."""
-    return _build(tmp_path_factory.mktemp("scorebank_tiny"))
+def tiny(tiny_data_dir):
+    """(builder, {split: [examples]}) of `scorebank/tiny`, the build shared by the whole session."""
+    return _build(tiny_data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -234,9 +232,9 @@ def test_cli_reports_built_dataset(tiny, capsys):
 
 def test_default_data_dir(monkeypatch):
     monkeypatch.setenv("MIRJAX_DATA_DIR", "/some/where")
-    assert scorebank.default_data_dir() == "/some/where"
+    assert mirjax.data.default_data_dir() == "/some/where"
     monkeypatch.delenv("MIRJAX_DATA_DIR")
-    d = scorebank.default_data_dir()
+    d = mirjax.data.default_data_dir()
     assert d == os.path.join(os.path.expanduser("~"), ".cache", "mirjax", "tensorflow_datasets")
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     assert not os.path.abspath(d).startswith(repo + os.sep)

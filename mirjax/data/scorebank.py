@@ -30,6 +30,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from mirjax.data import default_data_dir
 from mirjax.data import scorebank_render as render
 
 TAG_NAMES = render.TAG_NAMES
@@ -40,13 +41,6 @@ KEYS = render.KEYS
 COMPOSERS = render.COMPOSERS
 SAMPLE_RATE = render.SAMPLE_RATE
 SPLITS = ("train", "validation", "test")
-
-DEFAULT_DATA_DIR = os.path.join("~", ".cache", "mirjax", "tensorflow_datasets")
-
-
-def default_data_dir() -> str:
-    """$MIRJAX_DATA_DIR, else ~/.cache/mirjax/tensorflow_datasets (never inside the repository)."""
-    return os.environ.get("MIRJAX_DATA_DIR") or os.path.expanduser(DEFAULT_DATA_DIR)
 
 
 @dataclasses.dataclass(eq=False)
