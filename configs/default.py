@@ -1,4 +1,10 @@
-"""The default experiment (`make demo`): Choi's Compact-convnet tagging scorebank/default.
+"""The default experiment (`make demo`): a Compact-convnet tagging scorebank/default.
+
+The network is Choi's Compact-convnet (5 × conv 3×3 → BN → ELU → max-pool) with two changes that the model
+exposes as options and that we measured on scorebank (docs/results.md): per-block widths 16-32-32-64-64
+instead of 32 throughout, and mean+max global pooling instead of max. At the same 1,200 steps the thesis's
+exact network (`model.channels=32`, `model.global_pool="max"`) reached test ROC-AUC 0.811, this one 0.86,
+and it trains faster on CPU because its widest layers see the smallest maps.
 
 Input as in the Choi thesis (log-mel, 96 bins, dB, per-frequency standardisation) but at 16 kHz, with a
 32-ms hop (n_fft 1024, hop 512) and on 3-s crops of the 10-s clips, so that the demo trains on two CPU cores in
@@ -17,7 +23,8 @@ def get_config(arg: str | None = None):
     c.dataset.crop_seconds = 3.0
     c.frontend.update(dict(name="logmel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=96,
                            compression="db", top_db=80.0))
-    c.model.update(dict(name="compact_convnet", time_pools=(2, 2, 2, 2, 2), input_norm="frequency"))
+    c.model.update(dict(name="compact_convnet", channels=(16, 32, 32, 64, 64), global_pool="mean_max",
+                        time_pools=(2, 2, 2, 2, 2), input_norm="frequency"))
     c.optim.name = "adam"
     c.optim.learning_rate = 1e-3
     c.optim.schedule = "warmup_cosine"

@@ -50,7 +50,7 @@ class CompactConvnet(nn.Module):
     """(batch, frames, bins) features → (batch, num_outputs) logits."""
 
     num_outputs: int
-    channels: int = 32
+    channels: int | Sequence[int] = 32  # one width for all blocks (the thesis) or one per block
     num_blocks: int = 5
     kernel_size: int = 3
     freq_pools: Sequence[int] | None = None  # None → chosen by input height
@@ -58,6 +58,7 @@ class CompactConvnet(nn.Module):
     dropout: float = 0.0  # after each pool (0 in the thesis)
     bn_momentum: float = 0.99
     input_norm: str = "none"  # none | frequency (per-bin standardisation, no trainable parameters)
+    global_pool: str = "max"  # max | mean_max: how the map left after the last block becomes a vector
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
@@ -71,8 +72,11 @@ class CompactConvnet(nn.Module):
         if len(freq_pools) != self.num_blocks or len(self.time_pools) != self.num_blocks:
             raise ValueError(f"compact_convnet: need {self.num_blocks} freq and time pools, "
                              f"got {freq_pools} and {tuple(self.time_pools)}")
-        for fp, tp in zip(freq_pools, self.time_pools):
-            x = nn.Conv(self.channels, (self.kernel_size, self.kernel_size), padding="SAME",
+        widths = (self.channels,) * self.num_blocks if isinstance(self.channels, int) else tuple(self.channels)
+        if len(widths) != self.num_blocks:
+            raise ValueError(f"compact_convnet: need {self.num_blocks} channel widths, got {widths}")
+        for width, fp, tp in zip(widths, freq_pools, self.time_pools):
+            x = nn.Conv(width, (self.kernel_size, self.kernel_size), padding="SAME",
                         kernel_init=nn.initializers.he_normal())(x)
             x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3)(x)
             x = nn.elu(x)
@@ -80,5 +84,10 @@ class CompactConvnet(nn.Module):
             x = nn.max_pool(x, (fp, tp), strides=(fp, tp), padding="VALID")
             if self.dropout > 0:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = jnp.max(x, axis=(1, 2))  # (batch, channels); identity at the thesis's 96×1360 input
+        if self.global_pool == "max":
+            x = jnp.max(x, axis=(1, 2))  # (batch, channels); identity at the thesis's 96×1360 input
+        elif self.global_pool == "mean_max":  # evidence summed over time as well as detected anywhere
+            x = jnp.concatenate([jnp.mean(x, axis=(1, 2)), jnp.max(x, axis=(1, 2))], axis=-1)
+        else:
+            raise ValueError(f"compact_convnet: unknown global_pool '{self.global_pool}'; valid: max, mean_max")
         return nn.Dense(self.num_outputs)(x)
