@@ -16,7 +16,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 
 def load_config(spec: str):
@@ -69,8 +68,8 @@ def main() -> None:
 
     dev = f"{jax.device_count()}× {jax.devices()[0].platform} ({platform.processor() or platform.machine()}, " \
           f"{os.cpu_count()} cores)"
-    print(f"| config | device | pipeline examples/s | train-step examples/s | pipeline / step |")
-    print(f"|---|---|---|---|---|")
+    print("| config | device | pipeline examples/s | train-step examples/s | pipeline / step |")
+    print("|---|---|---|---|---|")
     print(f"| {args.config} (batch {bs}, {config.dataset.crop_seconds} s crops) | {dev} | {pipe_eps:.0f} | "
           f"{step_eps:.1f} | {pipe_eps / step_eps:.1f}× |")
 

@@ -29,10 +29,12 @@ def predict_split(cfg_data: ml_collections.ConfigDict, builder: tfds.core.Datase
     num_batches = math.ceil(math.ceil(n_clips / n_proc) / batch_clips)  # the same on every process
     data_sharding = sharding.batch_sharding(mesh)
     it = pipeline.eval_batches(cfg_data, builder, split, num_crops, batch_clips)
-    logits, labels = [], []
+    logits, labels, template = [], [], None
     for _ in tqdm(range(num_batches), desc=f"predict {split}", disable=not progress, leave=False):
         batch = next(it, None)
         if batch is None:  # this process ran out of clips before another: a fully masked batch
+            if template is None:
+                raise ValueError(f"split '{split}' has fewer clips ({n_clips}) than processes ({n_proc})")
             batch = {k: np.zeros_like(v) for k, v in template.items()}
         template = batch
         audio = batch["audio"].reshape((-1, batch["audio"].shape[-1]))

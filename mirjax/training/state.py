@@ -3,7 +3,7 @@ optimizer state, base RNG key)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import flax.linen as nn
 import flax.struct
@@ -37,5 +37,3 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation, sampl
 def count_params(params: Any) -> int:
     return int(sum(x.size for x in jax.tree.leaves(params)))
 
-
-FeatureFn = Callable[[jax.Array], jax.Array]
