@@ -6,7 +6,6 @@ are pure functions of (seed, step), a resumed run reproduces an uninterrupted on
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -142,7 +141,3 @@ def validate(exp: setup.Experiment, state, progress: bool = True) -> dict[str, f
     result = score(c.dataset.task, labels, probs, exp.info.label_names)
     return {k: float(v) for k, v in result.items() if isinstance(v, (int, float, np.floating))}
 
-
-def load_metrics(workdir: str) -> list[dict[str, Any]]:
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
