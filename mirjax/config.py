@@ -122,10 +122,10 @@ def section_kwargs(section: ml_collections.ConfigDict) -> dict[str, Any]:
     return d
 
 
-def load_config(spec: str) -> ml_collections.ConfigDict:
-    """`"configs/NAME.py[:ARG]"` → that file's `get_config(ARG)`, validated (what `--config` does, for studies
-    and benchmarks that build many configs). A relative path is taken from the current directory, then from
-    the repository root."""
+def load_config(spec: str, reference: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
+    """`"configs/NAME.py[:ARG]"` → that file's `get_config(ARG)`, validated against `reference` (default
+    `base_config()`; what `--config` does, for studies and benchmarks that build many configs). A relative path
+    is taken from the current directory, then from the repository root."""
     import importlib.util
     import os
 
@@ -138,5 +138,5 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     module = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(module)
     config = module.get_config(arg or None)
-    validate(config)
+    validate(config, reference)
     return config
