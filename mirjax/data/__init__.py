@@ -17,4 +17,4 @@ def default_data_dir() -> str:
 
 
 # Builders register themselves with TFDS when imported (after default_data_dir, which they may use).
-from mirjax.data import gtzan, magnatagatune, msd, scorebank  # noqa: E402,F401
+from mirjax.data import gtzan, listening, magnatagatune, msd, scorebank, taste_profile  # noqa: E402,F401
