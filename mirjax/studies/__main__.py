@@ -10,6 +10,8 @@ import sys
 STUDIES = {
     "structures": "mirjax.studies.structures",
     "preprocessing": "mirjax.studies.preprocessing",
+    "raw_audio": "mirjax.studies.raw_audio",
+    "kmeans": "mirjax.studies.kmeans",
 }
 
 
@@ -26,6 +28,22 @@ def parse(argv):
     p.add_argument("--parts", default="", help="comma-separated subset of grid,sample_std,data_size,variance")
     p.add_argument("--config", default="", help="base config (default configs/choi_preprocessing.py)")
     p.add_argument("--steps", type=int, default=0, help="override the base config's train.num_steps")
+    r = sub.add_parser("raw_audio", help="Dieleman Ch. 5: raw audio vs spectrograms (Tables 5.1-5.3)")
+    r.add_argument("--out", required=True, help="study directory (runs are resumed from here)")
+    r.add_argument("--parts", default="", help="comma-separated subset of table51,table52,table53")
+    r.add_argument("--dataset", default="scorebank/default",
+                   help="TFDS name/config, e.g. magnatagatune/clean (built first; see docs/datasets.md)")
+    r.add_argument("--data_dir", default="", help="TFDS data dir (default $MIRJAX_DATA_DIR or the mirjax cache)")
+    r.add_argument("--steps", type=int, default=0, help="override the configs' 2,500 steps (LR drop scaled along)")
+    r.add_argument("--quick", action="store_true", help="2-core CPU sanity setting: 500 steps per run")
+    k = sub.add_parser("kmeans", help="Dieleman Ch. 3: multiscale spherical K-means features (Figs. 3.4-3.11)")
+    k.add_argument("--out", required=True, help="study directory (architectures are resumed from here)")
+    k.add_argument("--parts", default="", help="comma-separated subset of grid,levels,invariance,layers,style,nca")
+    k.add_argument("--dataset", default="default", help="scorebank config: default | tiny")
+    k.add_argument("--data_dir", default="", help="TFDS data dir (default $MIRJAX_DATA_DIR or the mirjax cache)")
+    k.add_argument("--quick", action="store_true", help="2-core CPU setting: learners train 10-60 epochs")
+    k.add_argument("--runs", type=int, default=1, help="learner restarts averaged per architecture (thesis: 10)")
+    k.add_argument("--variants", default="", help="grid rows to run, e.g. laplacian:1,multires:1 (default: all 7)")
     return ap.parse_args(argv)
 
 

@@ -2,6 +2,7 @@
 
     python -m mirjax.studies kmeans --quick --out workdirs/kmeans          # scorebank/default, 2-core sanity run
     python -m mirjax.studies kmeans --parts grid,levels --out workdirs/km  # a subset of the parts
+    python -m mirjax.studies kmeans --parts grid --variants laplacian:1,multires:1 --out workdirs/km
 
 Parts (each architecture is `configs/dieleman_kmeans.py:REPR,WINDOW,MEANS,TASK`):
 - `grid`: the 28 architectures (Gaussian / Laplacian pyramid × 1, 2, 4-frame windows, multiresolution
@@ -255,18 +256,32 @@ def _plot_invariance(rows, path):
     return path
 
 
+def parse_variants(text: str) -> tuple[tuple[str, int], ...]:
+    """"laplacian:1,multires:1" → (("laplacian", 1), ("multires", 1)); "" → all seven variants."""
+    if not text:
+        return VARIANTS
+    out = []
+    for item in text.split(","):
+        rep, _, window = item.partition(":")
+        if (rep, int(window or 1) if (window or "1").isdigit() else -1) not in VARIANTS:
+            raise ValueError(f"unknown variant '{item}'; valid: {', '.join(f'{r}:{w}' for r, w in VARIANTS)}")
+        out.append((rep, int(window or 1)))
+    return tuple(out)
+
+
 def main(args) -> None:
     parts = [p for p in (args.parts.split(",") if args.parts else PARTS)]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid: {', '.join(PARTS)}")
+    variants = parse_variants(getattr(args, "variants", ""))
     study = Study(args.out, args.dataset, args.quick, args.runs, args.data_dir)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
     written = []
     for part in parts:
         if part == "grid":
-            rows = study.grid("tags")
+            rows = study.grid("tags", variants)
             table = grid_table(rows, "ROC-AUC", f"; thesis best on MTAT: Laplacian, 1 frame, K = 500, "
                                                 f"{THESIS['best_auc']:.4f}")
             runner.write_outputs(args.out, "grid", rows, table)
