@@ -251,10 +251,12 @@ def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"{name} built in {time.time() - t0:.1f} s into {builder.data_dir}")
-    meta = builder.info.metadata
-    for split in SPLITS:
-        print(meta.get("summary", {}).get(split) or
-              f"{split}: {builder.info.splits[split].num_examples:,} clips")
+    summary = builder.info.metadata.get("summary", {})
+    if isinstance(summary, str):  # one line for the whole dataset (e.g. taste_profile)
+        print(summary)
+        return 0
+    for split in builder.info.splits:
+        print(summary.get(split) or f"{split}: {builder.info.splits[split].num_examples:,} clips")
     return 0
 
 

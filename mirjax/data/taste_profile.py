@@ -33,7 +33,6 @@ skipped and counted, never fatal; duplicated (user, song) lines are merged by su
 
 from __future__ import annotations
 
-import argparse
 import array
 import dataclasses
 import logging
@@ -394,33 +393,7 @@ class TasteProfile(manual.ManualBuilder,
 # --- CLI ------------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mirjax.data import default_data_dir
-
-    parser = argparse.ArgumentParser(prog="python -m mirjax.data.taste_profile",
-                                     description=f"Build {NAME} from a manual directory (see {manual.DOCS}).")
-    parser.add_argument("--config", default=TasteProfile.DEFAULT_CONFIG_NAME, choices=[c.name for c in CONFIGS])
-    parser.add_argument("--manual_dir", default=None,
-                        help="folder holding the downloaded files (default: <data_dir>/downloads/manual)")
-    parser.add_argument("--data_dir", default=None,
-                        help="TFDS data dir (default: $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    builder = TasteProfile(config=args.config, data_dir=os.path.expanduser(args.data_dir or default_data_dir()))
-    name = f"{NAME}/{args.config}"
-    if builder.is_prepared():
-        print(f"{name} {builder.version} already built in {builder.data_dir}")
-    else:
-        t0 = time.time()
-        dl = tfds.download.DownloadConfig(
-            manual_dir=os.path.expanduser(args.manual_dir) if args.manual_dir else None)
-        try:
-            builder.download_and_prepare(download_config=dl)
-        except manual.ManualDataError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{name} built in {time.time() - t0:.1f} s into {builder.data_dir}")
-    print(builder.info.metadata["summary"])
-    return 0
+    return manual.cli_main(TasteProfile, "python -m mirjax.data.taste_profile", argv)
 
 
 if __name__ == "__main__":
