@@ -17,6 +17,8 @@ SCOREBANK: `default` (default) or `tiny` for the scorebank tasks.
 
 from mirjax.features.config import feature_config
 
+REFERENCE = feature_config  # the schema of `python -m mirjax.features` configs, not train.py's
+
 # task → (dataset, label key, task kind, sample rate, clip seconds, Table 3.1 column)
 TASKS = {
     "tags": ("scorebank/{sb}", "tags", "multilabel", 16000, 0.0, "mlp"),

@@ -123,9 +123,10 @@ def section_kwargs(section: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def load_config(spec: str, reference: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
-    """`"configs/NAME.py[:ARG]"` → that file's `get_config(ARG)`, validated against `reference` (default
-    `base_config()`; what `--config` does, for studies and benchmarks that build many configs). A relative path
-    is taken from the current directory, then from the repository root."""
+    """`"configs/NAME.py[:ARG]"` → that file's `get_config(ARG)`, validated against `reference` (default: the
+    file's `REFERENCE()` if it names one, else `base_config()`; what `--config` does, for studies and benchmarks
+    that build many configs). A relative path is taken from the current directory, then from the repository
+    root."""
     import importlib.util
     import os
 
@@ -138,5 +139,6 @@ def load_config(spec: str, reference: ml_collections.ConfigDict | None = None) -
     module = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(module)
     config = module.get_config(arg or None)
-    validate(config, reference)
+    # A config file that is not a train.py experiment names its schema: `REFERENCE = feature_config`.
+    validate(config, reference or getattr(module, "REFERENCE", base_config)())
     return config

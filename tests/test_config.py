@@ -11,16 +11,20 @@ from mirjax.training.optim import make_optimizer, parse_piecewise
 CONFIGS = sorted(pathlib.Path(__file__).parent.parent.glob("configs/*.py"))
 
 
-def _load(path):
+def _module(path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.get_config()
+    return mod
+
+
+def _load(path):
+    return _module(path).get_config()
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_every_shipped_config_validates(path):
-    validate(_load(path))
+    validate(_load(path), getattr(_module(path), "REFERENCE", base_config)())
 
 
 def test_unknown_key_is_named_with_a_suggestion():

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mirjax.config import ConfigError, load_config
+from mirjax.config import ConfigError, base_config, load_config
 from mirjax.features import downstream, extraction
 from mirjax.features.config import feature_config
 from mirjax.features.whitening import apply_whitening, fit_pca_whitening
@@ -197,8 +197,9 @@ def test_all_28_architectures_and_tasks_make_valid_configs():
         assert load_config(f"configs/dieleman_kmeans.py:gaussian,2,500,{task}", feature_config()).dataset.task == kind
     with pytest.raises(ValueError, match="unknown task"):
         load_config("configs/dieleman_kmeans.py:gaussian,2,500,nope", feature_config())
+    assert load_config("configs/dieleman_kmeans.py:gaussian,2,500").features.window == 2  # its own REFERENCE
     with pytest.raises(ConfigError, match="unknown config key"):  # not a train.py config
-        load_config("configs/dieleman_kmeans.py:gaussian,2,500")
+        load_config("configs/dieleman_kmeans.py:gaussian,2,500", base_config())
 
 
 def _tiny(arg, data_dir, **overrides):
