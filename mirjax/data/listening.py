@@ -39,7 +39,6 @@ when missing):
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import logging
@@ -51,7 +50,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir
+from mirjax.data import default_data_dir, manual
 
 log = logging.getLogger("mirjax")
 
@@ -449,25 +448,7 @@ class ScorebankListening(tfds.core.GeneratorBasedBuilder,
 # --- CLI ------------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mirjax.data.listening",
-                                     description="Build the simulated listening data (or report it).")
-    parser.add_argument("--config", default="default",
-                        choices=[c.name for c in ScorebankListening.BUILDER_CONFIGS])
-    parser.add_argument("--data_dir", default=None,
-                        help="TFDS data dir (default: $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    data_dir = os.path.expanduser(args.data_dir or default_data_dir())
-    builder = ScorebankListening(config=args.config, data_dir=data_dir)
-    name = f"{NAME}/{args.config}"
-    if builder.is_prepared():
-        print(f"{name} {builder.version} already built in {builder.data_dir}")
-    else:
-        t0 = time.time()
-        builder.download_and_prepare()
-        print(f"{name} built in {time.time() - t0:.1f} s into {builder.data_dir}")
-    print(builder.info.metadata["summary"])
-    return 0
+    return manual.cli_main(ScorebankListening, "python -m mirjax.data.listening", argv, manual=False)
 
 
 if __name__ == "__main__":

@@ -216,8 +216,9 @@ def require_some_audio(split: str, entries: Iterable[dict], builder_name: str, a
 
 # --- CLI shared by the builders ---------------------------------------------------------------
 
-def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None) -> int:
-    """`python -m mirjax.data.<module> --config C --manual_dir DIR [--data_dir D]`: build (or report)."""
+def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None, manual: bool = True) -> int:
+    """`python -m mirjax.data.<module> --config C [--manual_dir DIR] [--data_dir D]`: build (or report).
+    `manual=False` for generated datasets (no --manual_dir)."""
     import argparse
     import sys
     import time
@@ -226,12 +227,13 @@ def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None) -> int:
 
     from mirjax.data import default_data_dir
 
-    parser = argparse.ArgumentParser(prog=prog, description=f"Build {builder_cls.name} from a manual "
-                                     f"directory (see {DOCS}).")
+    source = f"from a manual directory (see {DOCS})" if manual else "(or report it)"
+    parser = argparse.ArgumentParser(prog=prog, description=f"Build {builder_cls.name} {source}.")
     parser.add_argument("--config", default=builder_cls.DEFAULT_CONFIG_NAME,
                         choices=[c.name for c in builder_cls.BUILDER_CONFIGS])
-    parser.add_argument("--manual_dir", default=None,
-                        help="folder holding the downloaded files (default: <data_dir>/downloads/manual)")
+    if manual:
+        parser.add_argument("--manual_dir", default=None,
+                            help="folder holding the downloaded files (default: <data_dir>/downloads/manual)")
     parser.add_argument("--data_dir", default=None,
                         help="TFDS data dir (default: $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets)")
     args = parser.parse_args(argv)
@@ -244,7 +246,7 @@ def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None) -> int:
     else:
         t0 = time.time()
         dl = tfds.download.DownloadConfig(
-            manual_dir=os.path.expanduser(args.manual_dir) if args.manual_dir else None)
+            manual_dir=os.path.expanduser(args.manual_dir) if getattr(args, "manual_dir", None) else None)
         try:
             builder.download_and_prepare(download_config=dl)
         except ManualDataError as exc:
