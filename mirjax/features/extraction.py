@@ -188,6 +188,16 @@ class Block:
     stop: int
 
 
+def select_columns(blocks: Sequence[Block], levels: Sequence[int] | None = None,
+                   layers: Sequence[int] | None = None) -> np.ndarray:
+    """Feature column indices of the blocks of the given levels / layers (None = all)."""
+    idx = [np.arange(b.start, b.stop) for b in blocks
+           if (levels is None or b.level in levels) and (layers is None or b.layer in layers)]
+    if not idx:
+        raise ValueError(f"no feature blocks for levels {levels} / layers {layers}")
+    return np.concatenate(idx)
+
+
 class Extractor:
     """Fitted dictionaries[layer][level]; `transform` maps level spectrograms to pooled feature vectors."""
 
@@ -238,11 +248,7 @@ class Extractor:
 
     def select(self, levels: Sequence[int] | None = None, layers: Sequence[int] | None = None) -> np.ndarray:
         """Column indices of the blocks of the given levels / layers (None = all)."""
-        idx = [np.arange(b.start, b.stop) for b in self.blocks
-               if (levels is None or b.level in levels) and (layers is None or b.layer in layers)]
-        if not idx:
-            raise ValueError(f"no feature blocks for levels {levels} / layers {layers}")
-        return np.concatenate(idx)
+        return select_columns(self.blocks, levels, layers)
 
     def save(self, path: str) -> None:
         arrays = {}

@@ -26,7 +26,7 @@ from mirjax.evaluation import report as report_lib
 from mirjax.features import config as fconfig
 from mirjax.features import downstream
 from mirjax.features.data import Split, load_split
-from mirjax.features.extraction import Extractor, compute_levels
+from mirjax.features.extraction import Block, Extractor, compute_levels, select_columns
 
 log = logging.getLogger("mirjax")
 SPLITS = ("train", "validation", "test")
@@ -117,12 +117,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     t1 = time.perf_counter()
     columns = None
     if levels_used is not None or layers_used is not None:
-        chosen = [b for b in blocks if (levels_used is None or b[1] in levels_used)
-                  and (layers_used is None or b[0] in layers_used)]
-        if not chosen:
+        try:
+            columns = select_columns([Block(*map(int, b)) for b in blocks], levels_used, layers_used)
+        except ValueError:
             raise ValueError(f"no features for downstream.use_levels='{config.downstream.use_levels}' / "
-                             f"use_layers='{config.downstream.use_layers}'")
-        columns = np.concatenate([np.arange(b[2], b[3]) for b in chosen])
+                             f"use_layers='{config.downstream.use_layers}'") from None
     result = fit_learner(config, features, splits, columns)
     result["seconds"] = dict(features=round(t1 - t0, 1), learner=round(time.perf_counter() - t1, 1))
     result["spec"] = dataclasses.asdict(fconfig.spec(config))
