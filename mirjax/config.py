@@ -31,7 +31,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.dataset.data_dir = ""  # "" → $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets
     c.dataset.manual_dir = ""  # where a user put a real dataset's files (MagnaTagATune, GTZAN, …)
     c.dataset.label_key = "tags"  # feature holding the target
-    c.dataset.task = "multilabel"  # multilabel (sigmoid + BCE) | multiclass (softmax + CE)
+    c.dataset.task = "multilabel"  # multilabel (sigmoid + BCE) | multiclass (softmax + CE) | regression
+    c.dataset.targets = ""  # task regression: a targets file (`python -m mirjax.recommendation targets`)
     c.dataset.sample_rate = 16000
     c.dataset.crop_seconds = 3.0  # training crop length; eval uses evenly spaced crops of the same length
     c.dataset.pad_mode = "repeat"  # how clips shorter than a crop are padded: repeat | zero
@@ -63,6 +64,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_every = 500
     c.train.checkpoint_every = 500
     c.train.keep_checkpoints = 3
+    c.train.loss = ""  # "" → the task's own (bce | ce | mse); regression may use wpe (Dieleman Eq. 4.5)
     c.train.best_metric = "roc_auc_macro"  # validation metric for keep-best and early stopping
     c.train.early_stopping_patience = 0  # evaluations without improvement before stopping; 0 = off
     c.train.eval_crops = 4  # crops per clip in the periodic validation

@@ -230,27 +230,36 @@ def scorebank_clip_keys(sb_builder, split: str, work_ids: Sequence[str], styles:
     return keys
 
 
-def read_scorebank_clips(sb_builder) -> dict:
-    """Every clip of a prepared scorebank build, sorted by example key: {"keys", "tags" (clips × tags
-    uint8), "style" (names), "split" (names)}. Reads the tags, style and work id only (audio skipped)."""
+def read_split_clips(sb_builder, split: str) -> dict:
+    """The clips of one scorebank split in the order the training pipeline reads them
+    (`as_dataset(split, shuffle_files=False, read_config=ReadConfig(interleave_cycle_length=1))`):
+    {"keys" (example keys), "tags" (clips × tags uint8), "style" (names)}. Audio is skipped."""
     import tensorflow as tf
 
     names = sb_builder.info.features["style"].names
+    ds = sb_builder.as_dataset(split=split, shuffle_files=False,
+                               decoders={"audio": tfds.decode.SkipDecoding()},
+                               read_config=tfds.ReadConfig(interleave_cycle_length=1))
+    ds = ds.map(lambda ex: (ex["tags"], ex["style"], ex["work_id"]),
+                num_parallel_calls=tf.data.AUTOTUNE).batch(512)
+    tags, styles, works = [], [], []
+    for t, s, w in tfds.as_numpy(ds):
+        tags.append(t)
+        styles += [names[int(i)] for i in s]
+        works += [x.decode("utf-8") for x in w]
+    n_tags = len(sb_builder.info.metadata["tag_names"])
+    return {"keys": scorebank_clip_keys(sb_builder, split, works, styles),
+            "tags": np.concatenate(tags).astype(np.uint8) if tags else np.zeros((0, n_tags), np.uint8),
+            "style": styles}
+
+
+def read_scorebank_clips(sb_builder) -> dict:
+    """Every clip of a prepared scorebank build, sorted by example key: {"keys", "tags" (clips × tags
+    uint8), "style" (names), "split" (names)}. Reads the tags, style and work id only (audio skipped)."""
     rows = []
     for split in CLIP_SPLITS:
-        ds = sb_builder.as_dataset(split=split, shuffle_files=False,
-                                   decoders={"audio": tfds.decode.SkipDecoding()},
-                                   read_config=tfds.ReadConfig(interleave_cycle_length=1))
-        ds = ds.map(lambda ex: (ex["tags"], ex["style"], ex["work_id"]),
-                    num_parallel_calls=tf.data.AUTOTUNE).batch(512)
-        tags, styles, works = [], [], []
-        for t, s, w in tfds.as_numpy(ds):
-            tags.append(t)
-            styles += [names[int(i)] for i in s]
-            works += [x.decode("utf-8") for x in w]
-        keys = scorebank_clip_keys(sb_builder, split, works, styles)
-        tags = np.concatenate(tags) if tags else np.zeros((0, 0), np.uint8)
-        rows += [(k, tags[i], styles[i], split) for i, k in enumerate(keys)]
+        clips = read_split_clips(sb_builder, split)
+        rows += [(k, clips["tags"][i], clips["style"][i], split) for i, k in enumerate(clips["keys"])]
     rows.sort(key=lambda r: r[0])
     if len({r[0] for r in rows}) != len(rows):
         raise ValueError(f"scorebank/{sb_builder.builder_config.name}: duplicate example keys")

@@ -59,22 +59,70 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
 def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder | None = None) -> DatasetInfo:
     builder = builder or get_builder(cfg)
     info = builder.info
-    if cfg.label_key not in info.features:
+    if cfg.task != "regression" and cfg.label_key not in info.features:
         raise ValueError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
                          f"features: {', '.join(info.features)}")
     meta = info.metadata or {}
+    if cfg.task == "regression":
+        return _regression_info(cfg, info)
     if cfg.task == "multilabel":
         names = meta.get("tag_names") or [f"tag{i}" for i in range(info.features[cfg.label_key].shape[-1])]
     elif cfg.task == "multiclass":
         names = info.features[cfg.label_key].names
     else:
-        raise ValueError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass")
+        raise ValueError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass, regression")
     rate = getattr(info.features["audio"], "sample_rate", None) or cfg.sample_rate
     if rate != cfg.sample_rate:
         raise ValueError(f"dataset '{cfg.name}' is at {rate} Hz but config.dataset.sample_rate={cfg.sample_rate}")
     return DatasetInfo(name=cfg.name, task=cfg.task, label_key=cfg.label_key, label_names=tuple(names),
                        split_sizes={k: v.num_examples for k, v in info.splits.items()},
                        sample_rate=rate, tag_categories=dict(meta.get("tag_categories") or {}))
+
+
+def _regression_info(cfg: ml_collections.ConfigDict, info) -> DatasetInfo:
+    """Regression onto per-clip vectors from `dataset.targets` (e.g. WMF latent factors, Dieleman Ch. 4); the
+    file must belong to this dataset and hold one row per clip of every split."""
+    targets = load_targets(cfg)
+    splits = {k: v.num_examples for k, v in info.splits.items()}
+    for split, rows in targets.meta.get("split_sizes", {}).items():
+        if split in splits and splits[split] != rows:
+            raise ValueError(f"targets {cfg.targets} have {rows} rows for split '{split}' but '{cfg.name}' has "
+                             f"{splits[split]} clips; were they made for another build?")
+    rate = getattr(info.features["audio"], "sample_rate", None) or cfg.sample_rate
+    if rate != cfg.sample_rate:
+        raise ValueError(f"dataset '{cfg.name}' is at {rate} Hz but config.dataset.sample_rate={cfg.sample_rate}")
+    return DatasetInfo(name=cfg.name, task=cfg.task, label_key="targets",
+                       label_names=tuple(f"factor{i}" for i in range(targets.num_factors)),
+                       split_sizes=splits, sample_rate=rate)
+
+
+def load_targets(cfg: ml_collections.ConfigDict):
+    """The regression targets of `config.dataset` (task regression), checked against its name."""
+    from mirjax.recommendation.targets import load_targets as _load
+
+    if not cfg.targets:
+        raise ValueError("dataset.task=regression needs config.dataset.targets (a targets file, e.g. from "
+                         "`python -m mirjax.recommendation targets`)")
+    targets = _load(cfg.targets)
+    made_for = targets.meta.get("dataset")
+    if made_for and made_for != cfg.name:
+        raise ValueError(f"targets {cfg.targets} were made for '{made_for}', not for config.dataset.name="
+                         f"'{cfg.name}'")
+    return targets
+
+
+def _with_targets(ds: tf.data.Dataset, cfg: ml_collections.ConfigDict, split: str, train: bool) -> tf.data.Dataset:
+    """(index, example) → (index, example with 'label' = the split's target row(s) `index`). Training gets
+    every per-clip array (the WPE loss needs its quadratic), evaluation the factors only."""
+    if cfg.task != "regression":
+        return ds
+    arrays = load_targets(cfg).per_clip(split)
+    if not train:
+        arrays = {"factors": arrays["factors"]}
+    table = {k: tf.constant(v) for k, v in arrays.items()}
+    pick = (lambda i: {k: tf.gather(v, i) for k, v in table.items()}) if train else \
+        (lambda i: tf.gather(table["factors"], i))
+    return ds.map(lambda i, ex: (i, {**ex, "label": pick(i)}), num_parallel_calls=AUTOTUNE)
 
 
 def crop_samples(cfg: ml_collections.ConfigDict) -> int:
@@ -89,7 +137,8 @@ def _decode(example: dict, label_key: str) -> dict[str, tf.Tensor]:
     if audio.shape.rank == 2:  # (samples, channels) → mono
         audio = tf.reduce_mean(audio, axis=-1)
     audio = tf.where(tf.math.is_finite(audio), audio, tf.zeros_like(audio))  # NaN/inf samples → silence
-    return {"audio": audio, "label": example[label_key]}
+    # Regression labels come from the targets file by clip index (`_with_targets`), not from a feature.
+    return {"audio": audio, "label": example[label_key] if label_key in example else tf.constant(0)}
 
 
 def _pad_to(audio: tf.Tensor, length: int, mode: str) -> tf.Tensor:
@@ -134,6 +183,7 @@ def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuil
     if cfg.cache:
         base = base.cache()
     base = base.enumerate()  # example index → crop seed, independent of the shuffled order
+    base = _with_targets(base, cfg, cfg.train_split, train=True)
 
     def crop(index, ex, epoch):
         audio = _pad_to(ex["audio"], length, cfg.pad_mode)
@@ -168,9 +218,10 @@ def eval_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
         idx = offsets[:, None] + tf.range(length)[None, :]
         return {"audio": tf.gather(audio, idx), "label": ex["label"], "mask": tf.constant(True)}
 
-    ds = _split(builder, split).shard(jax.process_count(), jax.process_index())
-    ds = ds.map(lambda ex: _decode(ex, cfg.label_key), num_parallel_calls=AUTOTUNE)
-    ds = ds.map(crops, num_parallel_calls=AUTOTUNE)
+    ds = _split(builder, split).enumerate().shard(jax.process_count(), jax.process_index())
+    ds = ds.map(lambda i, ex: (i, _decode(ex, cfg.label_key)), num_parallel_calls=AUTOTUNE)
+    ds = _with_targets(ds, cfg, split, train=False)
+    ds = ds.map(lambda i, ex: crops(ex), num_parallel_calls=AUTOTUNE)
     ds = ds.padded_batch(batch_clips).prefetch(AUTOTUNE)
     for batch in ds.as_numpy_iterator():
         short = batch_clips - batch["mask"].shape[0]

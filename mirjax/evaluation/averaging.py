@@ -78,10 +78,14 @@ def average_predictions(logits, axis: int = 0, mode: str = "avg-probs", activati
         e.g. ``(n_views, n_examples, n_tags)``.
       axis: the views axis, reduced away; must not be the class axis for softmax.
       mode: one of ``AVERAGING_MODES`` (``avg-probs``, ``avg-logits``, ``geometric``).
-      activation: ``sigmoid`` (independent tags) or ``softmax`` (over the last axis).
+      activation: ``sigmoid`` (independent tags), ``softmax`` (over the last axis), or ``identity``
+        (regression outputs, e.g. predicted latent factors: the mean over views whatever the mode).
     Returns:
       probabilities with ``axis`` removed, e.g. ``(n_examples, n_tags)``; same array library as input.
     """
+    if activation == "identity":  # regression outputs: every mode is the plain mean over the views
+        xp = _xp(logits)
+        return xp.mean(xp.asarray(logits, dtype=xp.float32), axis=axis)
     if mode not in AVERAGING_MODES:
         raise ValueError(f"unknown averaging mode {mode!r}; valid modes: {', '.join(AVERAGING_MODES)}")
     if activation not in ACTIVATIONS:

@@ -12,6 +12,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from mirjax.data import pipeline
 from mirjax.evaluation import averaging, metrics, plots, report
 from mirjax.evaluation.predict import predict_split
 from mirjax.training import setup
@@ -21,10 +22,28 @@ log = logging.getLogger("mirjax")
 
 
 def score(task: str, labels: np.ndarray, probs: np.ndarray, label_names: Sequence[str]) -> dict[str, Any]:
-    """Tagging: macro/per-tag ROC-AUC and PR-AUC. Classification: accuracy and confusion matrix."""
+    """Tagging: macro/per-tag ROC-AUC and PR-AUC. Classification: accuracy and confusion matrix. Regression:
+    R² and MSE."""
     if task == "multilabel":
         return metrics.tagging_metrics(labels, probs, list(label_names))
+    if task == "regression":
+        return metrics.regression_metrics(labels, probs)
     return metrics.classification_metrics(labels, probs, list(label_names))
+
+
+def ranking_score(cfg_data: ml_collections.ConfigDict, split: str, predictions: np.ndarray) -> dict[str, float]:
+    """Regression onto latent factors: the recommendation metrics of the predicted factors of `split`'s clips
+    (Dieleman Table 4.3: every user's clips ranked by x_uᵀŷ_i; mAP@500 and AUC), when the targets file holds the
+    user factors and the split's plays. Empty for other tasks."""
+    if cfg_data.task != "regression":
+        return {}
+    from mirjax.recommendation.metrics import ranking_metrics
+
+    targets = pipeline.load_targets(cfg_data)
+    if split not in targets.splits or "plays_indptr" not in targets.split(split):
+        return {}
+    m = ranking_metrics(targets.user_factors, predictions, targets.relevance(split))
+    return {"map@500": m.map_at_k, "rec_auc": m.auc}  # AP@500 (= AP when a split has fewer clips)
 
 
 def clip_probabilities(crop_logits: np.ndarray, task: str, mode: str) -> np.ndarray:
@@ -54,6 +73,7 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
     views = np.concatenate(all_logits, axis=1)  # (clips, models × crops, outputs)
     probs = clip_probabilities(views, config.dataset.task, config.eval.averaging)
     result = score(config.dataset.task, labels, probs, exp.info.label_names)
+    result.update(ranking_score(config.dataset, split, probs))
     per_model = [score(config.dataset.task, labels, clip_probabilities(l, config.dataset.task,
                                                                       config.eval.averaging),
                        exp.info.label_names) for l in all_logits] if len(all_logits) > 1 else None
@@ -71,6 +91,8 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
 
 
 def _plots(task, workdir, labels, probs, result, label_names) -> list[str]:
+    if task == "regression":
+        return []
     try:
         if task == "multilabel":
             return [plots.plot_per_tag_auc(result["roc_auc_per_tag"], os.path.join(workdir, "per_tag_auc.png"),
@@ -84,7 +106,7 @@ def _plots(task, workdir, labels, probs, result, label_names) -> list[str]:
 
 
 def summary_line(out: dict[str, Any]) -> str:
-    keys = [k for k in ("roc_auc_macro", "pr_auc_macro", "accuracy") if k in out]
+    keys = [k for k in ("roc_auc_macro", "pr_auc_macro", "accuracy", "r2", "mse", "map@500", "rec_auc") if k in out]
     figs = ", ".join(f"{k} {out[k]:.4f}" for k in keys)
     return f"{out['dataset']} {out['split']} ({out['num_clips']} clips, {len(out['models'])} model(s)): {figs}"
 

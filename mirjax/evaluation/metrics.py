@@ -27,6 +27,7 @@ __all__ = [
     "confusion_matrix",
     "tagging_metrics",
     "classification_metrics",
+    "regression_metrics",
     "roc_curve",
 ]
 
@@ -197,6 +198,23 @@ def classification_metrics(labels, scores, class_names: Sequence[str]) -> dict:
         "class_names": class_names,
         "n_examples": int(labels.shape[0]),
     }
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    """Vector regression (e.g. predicted latent factors): ``r2`` = coefficient of determination per output
+    averaged over outputs (``sklearn.metrics.r2_score``'s uniform average; an output with zero variance scores
+    0), ``mse`` = squared error summed over outputs, averaged over examples (the MSE loss, Dieleman Eq. 4.4),
+    ``r2_per_output`` and ``n_examples``."""
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.asarray(y_pred, np.float64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 2:
+        raise ValueError(f"targets {y_true.shape} and predictions {y_pred.shape} must both be (N, outputs)")
+    ss_res = np.sum((y_true - y_pred) ** 2, axis=0)
+    ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, 0.0)
+    return {"r2": float(np.mean(r2)), "mse": float(np.sum(ss_res) / y_true.shape[0]),
+            "r2_per_output": [float(v) for v in r2], "n_examples": int(y_true.shape[0])}
 
 
 def roc_curve(y_true_col, y_score_col) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

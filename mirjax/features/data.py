@@ -28,7 +28,7 @@ class Split:
     names: tuple[str, ...]  # tag / class names (for string labels: the distinct strings of this split)
 
 
-def _to_float(audio: np.ndarray) -> np.ndarray:
+def to_float(audio: np.ndarray) -> np.ndarray:
     if np.issubdtype(audio.dtype, np.integer):
         audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
     audio = np.asarray(audio, np.float32)
@@ -66,7 +66,7 @@ def load_split(cfg: ml_collections.ConfigDict, split: str, builder=None, max_cli
     length = int(round(cfg.clip_seconds * rate)) if cfg.clip_seconds else 0
     audio, labels, fitted = [], [], 0
     for ex in tfds.as_numpy(ds):
-        clip = _to_float(ex["audio"])
+        clip = to_float(ex["audio"])
         length = length or clip.shape[0]
         fitted += clip.shape[0] != length
         audio.append(fit_length(clip, length, cfg.pad_mode))

@@ -294,7 +294,50 @@ def mfcc_frontend(
     return fn
 
 
+@register("mfcc_bow")
+def mfcc_bow(
+    codebook: str = "",
+    sample_rate: int = 16000,
+    n_fft: int = 1024,
+    hop_length: int = 512,
+    n_mels: int = 40,
+    n_mfcc: int = 13,
+    fmin: float = 0.0,
+    fmax: Optional[float] = None,
+    htk: bool = False,
+    top_db: Optional[float] = 80.0,
+    lifter: float = 0.0,
+    deltas: bool = True,
+    delta_width: int = 9,
+) -> Frontend:
+    """Bag-of-words audio (Dieleman thesis §4.5.1): ``(batch, samples)`` → ``(batch, 1, n_components)``.
+
+    The ``mfcc`` front-end with these settings (defaults: 13 MFCCs + Δ + ΔΔ from windows of 1024 samples, hop
+    512), each frame standardised and assigned to its nearest K-means word, the words' frequencies in the clip
+    (counts / frames, so crops of any length are comparable), then the PCA projection; words, standardisation and
+    PCA come from the ``codebook`` .npz (``mirjax.recommendation.bow``), which must have been fitted with the same
+    MFCC settings. Meant for whole clips: one histogram per input.
+    """
+    settings = {k: v for k, v in locals().items() if k != "codebook"}  # the MFCC arguments, as passed
+    if not codebook:
+        raise ValueError("frontend 'mfcc_bow' needs codebook=FILE.npz (config.frontend.codebook); make one with `python "
+                         "-m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out FILE.npz`")
+    from mirjax.recommendation import bow  # lazily: the codebook format lives with the code that fits it
+
+    book = bow.load_codebook(codebook, settings)
+    frames = mfcc_frontend(**settings)
+    return lambda audio: bow.encode(book, frames(audio))
+
+
+def mfcc_bow_settings(**kwargs) -> dict:
+    """The MFCC settings (every ``mfcc_bow`` argument but ``codebook``, defaults filled in) of an ``mfcc_bow``
+    front-end made with ``kwargs``: what a codebook records and is checked against."""
+    cfg = _config("mfcc_bow", kwargs)
+    cfg.pop("codebook", None)
+    return cfg
+
+
 __all__ = [
     "FRONTENDS", "COMPRESSIONS", "STANDARDIZATIONS", "WEIGHTINGS", "register", "make_frontend", "output_frames",
-    "output_shape", "output_bins",
+    "output_shape", "output_bins", "mfcc_bow_settings",
 ]

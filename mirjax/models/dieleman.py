@@ -9,6 +9,10 @@ deliberately left out so that the comparison with raw audio is fair):
 ReLU everywhere. The dense layer sees the flattened time × channel map, as in the paper, so its size follows
 the crop length (3 s at hop 256 and 16 kHz: 188 frames → 181 → 45 → 38 → 9 → 288 inputs). Pooling is
 'VALID' (floor); the thesis does not pin down the border mode (spec §5.2).
+
+The same stack, configured, is the Ch. 4 network that predicts latent factors from 3-s windows (§4.5.2):
+conv 128×6 → max-pool 4 → conv 128×6 → max-pool 5 → dense 400 → dense 50 (linear outputs, MSE or WPE), i.e.
+`filters=128, filter_length=6, pool_size=(4, 5), hidden=400` (configs/dieleman_recommend.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mirjax.models import register
+from mirjax.models import layers, register
 
 
 @register("dieleman_spectrogram")
@@ -27,17 +31,22 @@ class DielemanSpectrogramCNN(nn.Module):
     num_outputs: int
     filters: int = 32
     filter_length: int = 8
-    pool_size: int = 4
+    pool_size: int | tuple[int, ...] = 4  # one size for every conv layer, or one per layer (Ch. 4: (4, 5))
     num_conv: int = 2
     hidden: int = 100
     dropout: float = 0.0  # in the dense layers; "no significant effect" in the thesis
     pool_padding: str = "VALID"  # VALID (floor) | SAME (keeps a partial last window; short raw-audio inputs)
+    input_norm: str = "none"  # none | frequency (per-band standardisation, no trainable parameters)
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-        for _ in range(self.num_conv):
+        x = layers.input_norm(x, self.input_norm, train, 0.99, type(self).__name__)
+        pools = (self.pool_size,) * self.num_conv if isinstance(self.pool_size, int) else tuple(self.pool_size)
+        if len(pools) != self.num_conv:
+            raise ValueError(f"model.pool_size {self.pool_size} needs one size per conv layer ({self.num_conv})")
+        for pool in pools:
             x = nn.relu(nn.Conv(self.filters, (self.filter_length,), padding="VALID")(x))
-            x = nn.max_pool(x, (self.pool_size,), strides=(self.pool_size,), padding=self.pool_padding)
+            x = nn.max_pool(x, (pool,), strides=(pool,), padding=self.pool_padding)
         x = x.reshape(x.shape[0], -1)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         x = nn.relu(nn.Dense(self.hidden)(x))

@@ -439,6 +439,22 @@ def factorize(surplus: Any, num_factors: int = 50, lambda_reg: float = 1e-5, num
     return WMFResult(x, y, np.asarray(history, np.float64))
 
 
+def balance_factors(user_factors: Any, item_factors: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The same product X Yᵀ with the smallest ‖X‖² + ‖Y‖²: X' = Q_x A √S, Y' = Q_y B √S from X = Q_x R_x,
+    Y = Q_y R_y and R_x R_yᵀ = A S Bᵀ, so X'ᵀX' = Y'ᵀY' = S (factor j carries singular value s_j, in decreasing
+    order). ALS with a tiny λ leaves the split of scale between users and items wherever the initialisation put
+    it (with benanne/wmf's defaults the item factors end ~500× smaller than the user factors); balancing never
+    changes a score x_uᵀy_i and only lowers the λ term of Eq. 4.3. Regression targets are better conditioned."""
+    x = np.asarray(user_factors, np.float64)
+    y = np.asarray(item_factors, np.float64)
+    qx, rx = np.linalg.qr(x)
+    qy, ry = np.linalg.qr(y)
+    a, sv, bt = np.linalg.svd(rx @ ry.T, full_matrices=False)
+    root = np.sqrt(sv)
+    pad = ((0, 0), (0, x.shape[1] - sv.size))  # fewer users or items than factors: rank < F, zero columns
+    return (np.pad(qx @ a * root, pad).astype(np.float32), np.pad(qy @ bt.T * root, pad).astype(np.float32))
+
+
 def fit_wmf(counts: Any, num_factors: int = 50, alpha: float = 2.0, epsilon: float = 1e-6, **kwargs) -> WMFResult:
     """Play counts (users × items, sparse) → WMF factors: `surplus_confidence` then `factorize` (same keywords)."""
     return factorize(surplus_confidence(counts, alpha, epsilon, shape=kwargs.pop("shape", None)), num_factors,

@@ -12,6 +12,7 @@ STUDIES = {
     "preprocessing": "mirjax.studies.preprocessing",
     "raw_audio": "mirjax.studies.raw_audio",
     "kmeans": "mirjax.studies.kmeans",
+    "recommendation": "mirjax.studies.recommendation",
 }
 
 
@@ -44,6 +45,14 @@ def parse(argv):
     k.add_argument("--quick", action="store_true", help="2-core CPU setting: learners train 10-60 epochs")
     k.add_argument("--runs", type=int, default=1, help="learner restarts averaged per architecture (thesis: 10)")
     k.add_argument("--variants", default="", help="grid rows to run, e.g. laplacian:1,multires:1 (default: all 7)")
+    c = sub.add_parser("recommendation", help="Dieleman Ch. 4: latent factors from audio (Tables 4.2-4.4, Fig. 4.1)")
+    c.add_argument("--out", required=True, help="study directory (targets, codebook and runs are resumed from here)")
+    c.add_argument("--scorebank", default="default", help="scorebank config: default | tiny (with its listening data)")
+    c.add_argument("--data_dir", default="", help="TFDS data dir (default $MIRJAX_DATA_DIR or the mirjax cache)")
+    c.add_argument("--quick", action="store_true", help="2-core CPU setting: 600 steps per model, 500 words")
+    c.add_argument("--steps", type=int, default=0, help="training steps of every model (default: the configs')")
+    c.add_argument("--words", type=int, default=0, help="bag-of-words dictionary size (default 4,000)")
+    c.add_argument("--models", default="", help="comma-separated subset of bow_linear,bow_mlp,cnn_mse,cnn_wpe")
     return ap.parse_args(argv)
 
 

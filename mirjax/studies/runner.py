@@ -134,6 +134,7 @@ def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
                "val_" + tc.best_metric: best_validation(workdir, tc.best_metric),
                "test_roc_auc": tested.get("roc_auc_macro"), "test_pr_auc": tested.get("pr_auc_macro"),
                "test_accuracy": tested.get("accuracy"),
+               **{f"test_{k}": tested[k] for k in ("r2", "mse", "map@500", "rec_auc") if k in tested},
                "train_examples_per_sec": eps, "seconds_per_2500_examples": 2500 / eps if eps else math.nan,
                "wall_seconds": time.perf_counter() - t0,
                "roc_auc_per_tag": tested.get("roc_auc_per_tag"), "config": fingerprint(run.config)}

@@ -22,7 +22,7 @@ from mirjax.training import sharding
 from mirjax.training.checkpoint import Checkpoints
 from mirjax.training.optim import make_optimizer
 from mirjax.training.state import TrainState, create_train_state
-from mirjax.training.steps import make_predict_step
+from mirjax.training.steps import loss_name, make_predict_step
 
 
 @dataclasses.dataclass
@@ -46,6 +46,9 @@ class Experiment:
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     config_lib.validate(config)
+    loss_name(config.dataset.task, config.train.loss)  # a loss that does not fit the task fails before any work
+    if config.dataset.task == "regression":
+        pipeline.load_targets(config.dataset)  # so do missing targets, or targets of another dataset
     builder = pipeline.get_builder(config.dataset)
     info = pipeline.dataset_info(config.dataset, builder)
     fe_kwargs = config_lib.section_kwargs(config.frontend)

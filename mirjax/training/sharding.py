@@ -39,9 +39,9 @@ def per_process_batch(global_batch: int) -> int:
     return global_batch // jax.process_count()
 
 
-def to_global(batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
-    """This process's slice of the global batch → one global jax.Array per key."""
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+def to_global(batch: Any, sharding: NamedSharding) -> Any:
+    """This process's slice of the global batch (a tree of arrays, e.g. a label dict) → global jax.Arrays."""
+    return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding, np.asarray(v)), batch)
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:

@@ -21,14 +21,40 @@ def _ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
 
 
-LOSSES: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {"multilabel": _bce, "multiclass": _ce}
-ACTIVATIONS: dict[str, str] = {"multilabel": "sigmoid", "multiclass": "softmax"}
+def _mse(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:
+    """Dieleman Eq. 4.4: Σ_i ‖y_i − y'_i‖², here the mean over clips of the squared error summed over factors."""
+    return jnp.sum((pred - labels["factors"].astype(pred.dtype)) ** 2, axis=-1).mean()
+
+
+def _wpe(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:
+    """Dieleman Eq. 4.5 with the user factors fixed: Σ_u c_ui (p_ui − x_uᵀy'_i)² per clip, from the clip's
+    quadratic ŷᵀAŷ − 2bᵀŷ + k (`mirjax.recommendation.targets`), a mean over users and clips."""
+    if "wpe_gram" not in labels:
+        raise ValueError("train.loss=wpe needs targets built with the WPE quadratics (targets --wpe)")
+    quad = jnp.einsum("bi,bij,bj->b", pred, labels["wpe_gram"], pred)
+    return (quad - 2.0 * jnp.sum(labels["wpe_b"] * pred, axis=-1) + labels["wpe_const"]).mean()
+
+
+# Loss name → fn(outputs, labels); a task's default loss, and the activation that turns outputs into scores.
+LOSSES: dict[str, Callable[[jax.Array, Any], jax.Array]] = {"bce": _bce, "ce": _ce, "mse": _mse, "wpe": _wpe}
+TASK_LOSSES: dict[str, tuple[str, ...]] = {"multilabel": ("bce",), "multiclass": ("ce",), "regression": ("mse", "wpe")}
+ACTIVATIONS: dict[str, str] = {"multilabel": "sigmoid", "multiclass": "softmax", "regression": "identity"}
+
+
+def loss_name(task: str, loss: str = "") -> str:
+    """The loss a task trains with: `loss` if given and valid for the task, else the task's default."""
+    if task not in TASK_LOSSES:
+        raise ValueError(f"unknown dataset.task '{task}'; valid: {', '.join(TASK_LOSSES)}")
+    if loss and loss not in TASK_LOSSES[task]:
+        raise ValueError(f"config key 'train.loss'={loss!r} does not fit dataset.task={task}; valid: "
+                         f"{', '.join(TASK_LOSSES[task])}")
+    return loss or TASK_LOSSES[task][0]
 
 
 def make_train_step(model: nn.Module, frontend: Callable[[jax.Array], jax.Array], task: str,
-                    schedule: optax.Schedule) -> Callable[[TrainState, dict[str, jax.Array]],
-                                                           tuple[TrainState, dict[str, jax.Array]]]:
-    loss_fn = LOSSES[task]
+                    schedule: optax.Schedule, loss: str = "") -> Callable[[TrainState, dict[str, jax.Array]],
+                                                                       tuple[TrainState, dict[str, jax.Array]]]:
+    loss_fn = LOSSES[loss_name(task, loss)]
 
     def train_step(state: TrainState, batch: dict[str, jax.Array]):
         features = frontend(batch["audio"])

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mirjax.data import pipeline
-from mirjax.evaluation.evaluate import clip_probabilities, score
+from mirjax.evaluation.evaluate import clip_probabilities, ranking_score, score
 from mirjax.evaluation.predict import predict_split
 from mirjax.training import setup, sharding
 from mirjax.training.checkpoint import Checkpoints
@@ -56,7 +56,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                  exp.info.split_sizes[config.dataset.train_split])
 
     data_sharding, repl = sharding.batch_sharding(exp.mesh), sharding.replicated(exp.mesh)
-    train_step = jax.jit(make_train_step(exp.model, exp.frontend, config.dataset.task, schedule),
+    train_step = jax.jit(make_train_step(exp.model, exp.frontend, config.dataset.task, schedule,
+                                         config.train.loss),
                          in_shardings=(repl, data_sharding), out_shardings=(repl, repl), donate_argnums=(0,))
     sharding.per_process_batch(tc.batch_size)  # fails early on a batch that does not split over devices
     batches = pipeline.train_batches(config.dataset, exp.builder, exp.info, tc.batch_size, config.seed, start)
@@ -164,5 +165,6 @@ def validate(exp: setup.Experiment, state, progress: bool = True) -> dict[str, f
                                    state.variables(), exp.mesh, c.train.eval_crops, c.eval.batch_size, progress)
     probs = clip_probabilities(logits, c.dataset.task, c.eval.averaging)
     result = score(c.dataset.task, labels, probs, exp.info.label_names)
+    result.update(ranking_score(c.dataset, c.dataset.eval_split, probs))
     return {k: float(v) for k, v in result.items() if isinstance(v, (int, float, np.floating))}
 
