@@ -19,7 +19,7 @@ Not in the thesis (spec §4.4: "not stated"): optimiser, learning rate, batch si
 initialisation, input normalisation. We use Adam 10⁻³ → cosine decay, batch 32, select the checkpoint on
 validation R² of the factors, and standardise each mel band (`model.input_norm=frequency`, a parameter-free batch
 norm): without it the unnormalised log(1 + 10⁴x) input gave initial outputs ~25× the targets' scale and the CNN
-stalled near the mean (validation R² 0.016, AUC 0.588 after 3,000 steps, against 0.058 / 0.666 at step 1,500
+stalled near the mean (validation R² 0.016, recommendation AUC 0.592 after 3,000 steps, against 0.065 / 0.667
 with it; docs/results.md). 16 kHz (scorebank's rate) instead of 22,050 Hz: the same window and hop in samples, so 3 s are 94
 frames here (thesis ≈ 130): 94 → conv 6 → 89 → pool 4 → 22 → conv 6 → 17 → pool 5 → 3 × 128 = 384 inputs to
 the dense layer.

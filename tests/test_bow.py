@@ -147,8 +147,9 @@ def test_fit_codebook_keeps_a_same_settings_file_and_refuses_other_settings(code
 
 def test_cli_user_errors_are_one_line_and_exit_2(codebook, capsys, tmp_path):
     out, _ = codebook
+    (tmp_path / "a_file").write_text("")
     for argv, text in [(["--words", "8", "--out", out], "other settings"),
-                       (["--out", str(tmp_path / "missing" / "x.npz")], "does not exist"),
+                       (["--out", str(tmp_path / "a_file" / "x.npz")], "a_file"),
                        (["--dataset", "no_such_dataset", "--out", str(tmp_path / "x.npz")], "no_such_dataset")]:
         assert bow.main(argv) == 2
         err = capsys.readouterr().err.strip()

@@ -230,8 +230,7 @@ def fit_codebook(out: str, dataset: str = "scorebank/default", split: str = "tra
         if diff:
             raise ValueError(f"{out} exists and was made with other settings: {diff}; pass another --out or delete it")
         return _summary(out, book, time.time() - start, reused=True)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-        raise ValueError(f"cannot write {out}: directory {os.path.dirname(os.path.abspath(out))} does not exist")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
     mfcc_fn = jax.jit(make_frontend("mfcc", **settings))
     frames = np.concatenate([np.asarray(mfcc_fn(clips))[:real] for clips, real in
