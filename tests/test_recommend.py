@@ -193,7 +193,8 @@ def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
     s = study.Setting(scorebank="tiny", num_words=8, max_frames=3000, cnn_steps=4, bow_steps=4, num_factors=8,
                       wmf_iterations=4, tag_folds=3, batch_size=8, data_dir=tiny_data_dir)
     out = str(tmp_path / "study")
-    result = study.run_study(out, s)
+    models = ("bow_linear", "cnn_mse")  # bow_mlp / cnn_wpe are the same code paths (the CLI tests cover wpe)
+    result = study.run_study(out, s, models)
     assert not result["failed"]
     table = open(os.path.join(out, "recommendation.md")).read()
     for name in study.ROW_ORDER:
@@ -202,7 +203,7 @@ def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
         assert os.path.getsize(os.path.join(out, name)) > 0
     assert set(result["analyses"]["neighbour_same_style"]) == {"WMF", "CNN (predicted)"}
     # rerunning reuses targets, codebook and runs
-    again = study.run_study(out, s)
+    again = study.run_study(out, s, models)
     assert again["table"] == result["table"]
 
 
