@@ -197,7 +197,7 @@ def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
     result = study.run_study(out, s, models)
     assert not result["failed"]
     table = open(os.path.join(out, "recommendation.md")).read()
-    for name in study.ROW_ORDER:
+    for name in study.ROW_ORDER + (study.ORACLE,):
         assert f"| {name} |" in table
     for name in ("tag_prediction.md", "neighbours.md", "tsne.png", "recommendation.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0

@@ -47,6 +47,7 @@ THESIS_FULL = {"random": (0.00015, 0.49935), "linear regression": (0.00101, 0.64
                "CNN with MSE": (0.00672, 0.77192), "upper bound (WMF)": (0.23278, 0.96070)}
 THESIS_TAG_AUC = {"bag of words": 0.69365, "WMF factors": 0.86703}  # §4.6.1
 ROW_ORDER = ("random", "linear regression", "MLP", "CNN with WPE", "CNN with MSE", "upper bound (WMF)")
+ORACLE = "content oracle (true tags)"  # not in the thesis: what the simulation lets content explain at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +129,7 @@ def recommendation_table(rows: dict[str, dict[str, float]], r2: dict[str, float]
     lines = ["| model | thesis mAP (subset) | thesis AUC (subset) | thesis mAP (full) | thesis AUC (full) "
              "| our mAP@500 | our AUC | test R² of factors | validation mAP@500 | validation AUC |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in ROW_ORDER:
+    for name in ROW_ORDER + ((ORACLE,) if ORACLE in rows else ()):
         sub, full, ours = THESIS_SUBSET.get(name, (None, None)), THESIS_FULL.get(name, (None, None)), rows.get(name)
         val = val_rows.get(name)
         lines.append(f"| {name} | {_fmt(sub[0], '.5f')} | {_fmt(sub[1], '.4f')} | {_fmt(full[0], '.5f')} | "
@@ -173,6 +174,22 @@ def same_style(vectors: np.ndarray, styles: Sequence[str], k: int = 5) -> float:
     return float(np.mean(styles[idx] == styles[:, None]))
 
 
+def tag_oracle(out: str, s: Setting) -> dict[str, np.ndarray]:
+    """Factors predicted by ridge regression from the clips' true scorebank tags (fitted on the training clips):
+    how far content alone can go in the simulation, where users' tastes are defined over those tags."""
+    import tensorflow_datasets as tfds
+    from sklearn.linear_model import Ridge
+
+    from mirjax.data.listening import read_split_clips
+    from mirjax.recommendation.targets import load_targets
+
+    targets = load_targets(os.path.join(out, "targets.npz"))
+    sb = tfds.builder(f"scorebank/{s.scorebank}", **({"data_dir": s.data_dir} if s.data_dir else {}))
+    tags = {split: read_split_clips(sb, split)["tags"] for split in ("train", "validation", "test")}
+    model = Ridge(alpha=1.0).fit(tags["train"], targets.split("train")["factors"])
+    return {split: model.predict(tags[split]).astype(np.float32) for split in ("validation", "test")}
+
+
 def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray]) -> dict[str, Any]:
     """§4.6.1 tag prediction, Table 4.4 neighbours and the Fig. 4.1 t-SNE (needs the CNN-MSE predictions)."""
     import tensorflow_datasets as tfds
@@ -182,8 +199,7 @@ def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray]) -> dict[s
     from mirjax.recommendation.targets import SPLITS, load_targets
 
     targets = load_targets(os.path.join(out, "targets.npz"))
-    sb = tfds.builder(f"scorebank/{s.scorebank}", data_dir=s.data_dir or None) if s.data_dir else \
-        tfds.builder(f"scorebank/{s.scorebank}")
+    sb = tfds.builder(f"scorebank/{s.scorebank}", **({"data_dir": s.data_dir} if s.data_dir else {}))
     clips = {split: read_split_clips(sb, split) for split in SPLITS}
     for split in SPLITS:
         if list(clips[split]["keys"]) != [str(k) for k in targets.split(split)["keys"]]:
@@ -247,8 +263,13 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
             val_predictions[row["run"]] = clip_predictions(configs[row["run"]], workdir, "validation")
             r2[LABELS[row["run"]]] = row.get("test_r2")
     targets = load_targets(os.path.join(out, "targets.npz"))
-    ranked = ranking_rows(targets, "test", {LABELS[k]: v for k, v in predictions.items()})
-    val_ranked = ranking_rows(targets, "validation", {LABELS[k]: v for k, v in val_predictions.items()})
+    oracle = tag_oracle(out, s)
+    ranked = ranking_rows(targets, "test", {**{LABELS[k]: v for k, v in predictions.items()},
+                                            ORACLE: oracle["test"]})
+    val_ranked = ranking_rows(targets, "validation", {**{LABELS[k]: v for k, v in val_predictions.items()},
+                                                      ORACLE: oracle["validation"]})
+    from mirjax.evaluation.metrics import regression_metrics
+    r2[ORACLE] = regression_metrics(targets.split("test")["factors"], oracle["test"])["r2"]
     r2["upper bound (WMF)"] = 1.0
     table, summary = recommendation_table(ranked, r2, val_ranked)
     summary["validation"] = val_ranked
