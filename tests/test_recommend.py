@@ -205,6 +205,11 @@ def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
     # rerunning reuses targets, codebook and runs
     again = study.run_study(out, s, models)
     assert again["table"] == result["table"]
+    # a second seed: its run is added, the rows become mean ± sd over seeds
+    import dataclasses
+    two = study.run_study(out, dataclasses.replace(s, seeds=2), ("bow_linear",))
+    assert os.path.isdir(os.path.join(out, "runs", "bow_linear_seed1"))
+    assert " ± " in two["table"].split("| linear regression |")[1].splitlines()[0]
 
 
 @pytest.mark.parametrize("model", ["cnn_mse", "cnn_wpe", "bow_linear", "bow_mlp"])

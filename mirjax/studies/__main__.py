@@ -52,6 +52,7 @@ def parse(argv):
     c.add_argument("--quick", action="store_true", help="2-core CPU setting: 600 steps per model, 500 words")
     c.add_argument("--steps", type=int, default=0, help="training steps of every model (default: the configs')")
     c.add_argument("--words", type=int, default=0, help="bag-of-words dictionary size (default 4,000)")
+    c.add_argument("--seeds", type=int, default=1, help="training runs per model (tables show mean ± sd)")
     c.add_argument("--models", default="", help="comma-separated subset of bow_linear,bow_mlp,cnn_mse,cnn_wpe")
     return ap.parse_args(argv)
 

@@ -60,6 +60,7 @@ class Setting:
     num_factors: int = 50
     wmf_iterations: int = 20
     tag_folds: int = 10
+    seeds: int = 1  # training runs per model (seeds 0 … seeds−1: initialisation and data order); tables average
     batch_size: int = 0  # 0: the configs' 32 (scorebank/tiny's 27 training clips need less)
     data_dir: str = ""
 
@@ -120,6 +121,34 @@ def _fmt(v: Any, fmt: str) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
 
+def _cell(row: dict[str, float] | None, key: str, fmt: str) -> str:
+    """A row's value, with ± its standard deviation over seeds when there are several."""
+    if not row:
+        return "–"
+    sd = row.get(f"{key}_sd")
+    return _fmt(row.get(key), fmt) + (f" ± {sd:{fmt}}" if sd is not None and row.get("seeds", 1) > 1 else "")
+
+
+def run_name(model: str, seed: int) -> str:
+    return model if seed == 0 else f"{model}_seed{seed}"
+
+
+def average_seeds(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Rows named `label#seed` → one row per label: the mean of each metric over seeds, its standard deviation
+    (`<metric>_sd`, ddof 1) and `seeds`; other rows unchanged."""
+    groups: dict[str, list[dict[str, float]]] = {}
+    for name, row in rows.items():
+        groups.setdefault(name.split("#")[0], []).append(row)
+    out = {}
+    for label, group in groups.items():
+        out[label] = dict(group[0]) if len(group) == 1 else {"seeds": len(group)}
+        if len(group) > 1:
+            for key in ("map@500", "auc"):
+                values = np.asarray([g[key] for g in group], np.float64)
+                out[label].update({key: float(values.mean()), f"{key}_sd": float(values.std(ddof=1))})
+    return out
+
+
 def recommendation_table(rows: dict[str, dict[str, float]], r2: dict[str, float],
                          val_rows: dict[str, dict[str, float]] | None = None) -> tuple[str, dict[str, Any]]:
     """Markdown: each row's test mAP@500 and AUC beside the thesis's (subset and full), the validation clips'
@@ -133,9 +162,8 @@ def recommendation_table(rows: dict[str, dict[str, float]], r2: dict[str, float]
         sub, full, ours = THESIS_SUBSET.get(name, (None, None)), THESIS_FULL.get(name, (None, None)), rows.get(name)
         val = val_rows.get(name)
         lines.append(f"| {name} | {_fmt(sub[0], '.5f')} | {_fmt(sub[1], '.4f')} | {_fmt(full[0], '.5f')} | "
-                     f"{_fmt(full[1], '.4f')} | {_fmt(ours and ours['map@500'], '.5f')} | "
-                     f"{_fmt(ours and ours['auc'], '.4f')} | {_fmt(r2.get(name), '.4f')} | "
-                     f"{_fmt(val and val['map@500'], '.5f')} | {_fmt(val and val['auc'], '.4f')} |")
+                     f"{_fmt(full[1], '.4f')} | {_cell(ours, 'map@500', '.5f')} | {_cell(ours, 'auc', '.4f')} | "
+                     f"{_fmt(r2.get(name), '.4f')} | {_cell(val, 'map@500', '.5f')} | {_cell(val, 'auc', '.4f')} |")
     present = [n for n in ROW_ORDER if n in rows]
     summary = {}
     for metric in ("auc", "map@500"):
@@ -252,23 +280,28 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
     if unknown:
         raise ValueError(f"unknown model '{unknown[0]}'; valid: {', '.join(MODELS)}")
     prepare(s, out)
-    runs = [runner.Run(m, make_config(m, s, out), {"model": m}) for m in models]
+    runs = []
+    for m in models:
+        for seed in range(s.seeds):
+            c = make_config(m, s, out)
+            c.seed = seed
+            runs.append(runner.Run(run_name(m, seed), c, {"model": m, "seed": seed}))
     rows = runner.execute(runs, out)
-    predictions, val_predictions, r2 = {}, {}, {}
+    test, val, r2s = {}, {}, {}  # keyed "label#seed"
     configs = {r.name: r.config for r in runs}
     for row in rows:
         if "error" not in row:
-            workdir = os.path.join(out, "runs", row["run"])
-            predictions[row["run"]] = clip_predictions(configs[row["run"]], workdir, "test")
-            val_predictions[row["run"]] = clip_predictions(configs[row["run"]], workdir, "validation")
-            r2[LABELS[row["run"]]] = row.get("test_r2")
+            workdir, key = os.path.join(out, "runs", row["run"]), f"{LABELS[row['model']]}#{row.get('seed', 0)}"
+            test[key] = clip_predictions(configs[row["run"]], workdir, "test")
+            val[key] = clip_predictions(configs[row["run"]], workdir, "validation")
+            r2s.setdefault(LABELS[row["model"]], []).append(row.get("test_r2"))
+    predictions = {m: test[f"{LABELS[m]}#0"] for m in models if f"{LABELS[m]}#0" in test}  # seed 0: analyses
     targets = load_targets(os.path.join(out, "targets.npz"))
     oracle = tag_oracle(out, s)
-    ranked = ranking_rows(targets, "test", {**{LABELS[k]: v for k, v in predictions.items()},
-                                            ORACLE: oracle["test"]})
-    val_ranked = ranking_rows(targets, "validation", {**{LABELS[k]: v for k, v in val_predictions.items()},
-                                                      ORACLE: oracle["validation"]})
+    ranked = average_seeds(ranking_rows(targets, "test", {**test, ORACLE: oracle["test"]}))
+    val_ranked = average_seeds(ranking_rows(targets, "validation", {**val, ORACLE: oracle["validation"]}))
     from mirjax.evaluation.metrics import regression_metrics
+    r2 = {k: float(np.mean(v)) for k, v in r2s.items()}
     r2[ORACLE] = regression_metrics(targets.split("test")["factors"], oracle["test"])["r2"]
     r2["upper bound (WMF)"] = 1.0
     table, summary = recommendation_table(ranked, r2, val_ranked)
@@ -287,6 +320,7 @@ def main(args) -> int:
         kw["num_words"] = args.words
     if args.steps:
         kw["cnn_steps"] = kw["bow_steps"] = args.steps
+    kw["seeds"] = args.seeds
     result = run_study(args.out, s(**kw), [m for m in args.models.split(",") if m] or MODELS)
     print(result["table"])
     path = os.path.join(args.out, "tag_prediction.md")
