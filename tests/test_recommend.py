@@ -219,3 +219,20 @@ def test_shipped_configs(model):
     assert c.dataset.task == "regression" and c.train.loss in ("mse", "wpe")
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         load_config("configs/dieleman_recommend.py:cnn")
+
+
+def test_targets_cli(tiny_data_dir, tmp_path, capsys):
+    from mirjax.recommendation.__main__ import main
+
+    out = str(tmp_path / "t.npz")
+    assert main(["targets", "--listening", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
+                 "--factors", "4", "--iterations", "2"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("targets of scorebank/tiny from scorebank_listening/tiny: 300 users × 45 items, 4 factors")
+    assert load_targets(out).split("train")["factors"].shape == (27, 4)
+    # other settings into the same file: refused in one line, the file kept
+    assert main(["targets", "--listening", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
+                 "--factors", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error:") and "other WMF settings" in err
+    assert load_targets(out).num_factors == 4
