@@ -56,6 +56,21 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     return builder
 
 
+def audio_rate(builder: tfds.core.DatasetBuilder, name: str, expected: int,
+               setting: str = "config.dataset.sample_rate") -> int:
+    """The dataset's audio sample rate (`expected` when its audio feature states none); a different rate is a
+    one-line ValueError naming the `setting` that expected it."""
+    rate = getattr(builder.info.features["audio"], "sample_rate", None) or expected
+    if rate != expected:
+        raise ValueError(f"dataset '{name}' is at {rate} Hz but {setting}={expected}")
+    return rate
+
+
+def check_split(builder: tfds.core.DatasetBuilder, name: str, split: str) -> None:
+    if split not in builder.info.splits:
+        raise ValueError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
+
+
 def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder | None = None) -> DatasetInfo:
     builder = builder or get_builder(cfg)
     info = builder.info
@@ -63,23 +78,21 @@ def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
         raise ValueError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
                          f"features: {', '.join(info.features)}")
     meta = info.metadata or {}
+    rate = audio_rate(builder, cfg.name, cfg.sample_rate)
     if cfg.task == "regression":
-        return _regression_info(cfg, info)
+        return _regression_info(cfg, info, rate)
     if cfg.task == "multilabel":
         names = meta.get("tag_names") or [f"tag{i}" for i in range(info.features[cfg.label_key].shape[-1])]
     elif cfg.task == "multiclass":
         names = info.features[cfg.label_key].names
     else:
         raise ValueError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass, regression")
-    rate = getattr(info.features["audio"], "sample_rate", None) or cfg.sample_rate
-    if rate != cfg.sample_rate:
-        raise ValueError(f"dataset '{cfg.name}' is at {rate} Hz but config.dataset.sample_rate={cfg.sample_rate}")
     return DatasetInfo(name=cfg.name, task=cfg.task, label_key=cfg.label_key, label_names=tuple(names),
                        split_sizes={k: v.num_examples for k, v in info.splits.items()},
                        sample_rate=rate, tag_categories=dict(meta.get("tag_categories") or {}))
 
 
-def _regression_info(cfg: ml_collections.ConfigDict, info) -> DatasetInfo:
+def _regression_info(cfg: ml_collections.ConfigDict, info, rate: int) -> DatasetInfo:
     """Regression onto per-clip vectors from `dataset.targets` (e.g. WMF latent factors, Dieleman Ch. 4); the
     file must belong to this dataset and hold one row per clip of every split."""
     targets = load_targets(cfg)
@@ -88,9 +101,6 @@ def _regression_info(cfg: ml_collections.ConfigDict, info) -> DatasetInfo:
         if split in splits and splits[split] != rows:
             raise ValueError(f"targets {cfg.targets} have {rows} rows for split '{split}' but '{cfg.name}' has "
                              f"{splits[split]} clips; were they made for another build?")
-    rate = getattr(info.features["audio"], "sample_rate", None) or cfg.sample_rate
-    if rate != cfg.sample_rate:
-        raise ValueError(f"dataset '{cfg.name}' is at {rate} Hz but config.dataset.sample_rate={cfg.sample_rate}")
     return DatasetInfo(name=cfg.name, task=cfg.task, label_key="targets",
                        label_names=tuple(f"factor{i}" for i in range(targets.num_factors)),
                        split_sizes=splits, sample_rate=rate)
@@ -154,9 +164,7 @@ def _pad_to(audio: tf.Tensor, length: int, mode: str) -> tf.Tensor:
 
 
 def _split(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
-    if split not in builder.info.splits:
-        raise ValueError(f"dataset '{builder.info.full_name}' has no split '{split}'; "
-                         f"splits: {', '.join(builder.info.splits)}")
+    check_split(builder, builder.info.full_name, split)
     return builder.as_dataset(split=split, shuffle_files=False,
                               read_config=tfds.ReadConfig(interleave_cycle_length=1, add_tfds_id=False))
 

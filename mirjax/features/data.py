@@ -51,15 +51,12 @@ def fit_length(audio: np.ndarray, length: int, mode: str = "repeat") -> np.ndarr
 def load_split(cfg: ml_collections.ConfigDict, split: str, builder=None, max_clips: int = 0) -> Split:
     """`cfg` is a config's `dataset` section (name, data_dir, label_key, sample_rate, clip_seconds, pad_mode)."""
     builder = builder or pipeline.get_builder(cfg)
-    if split not in builder.info.splits:
-        raise ValueError(f"dataset '{cfg.name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
+    pipeline.check_split(builder, cfg.name, split)
     features = builder.info.features
     if cfg.label_key not in features:
         raise ValueError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
                          f"features: {', '.join(features)}")
-    rate = getattr(features["audio"], "sample_rate", None) or cfg.sample_rate
-    if rate != cfg.sample_rate:
-        raise ValueError(f"dataset '{cfg.name}' is at {rate} Hz but config.dataset.sample_rate={cfg.sample_rate}")
+    rate = pipeline.audio_rate(builder, cfg.name, cfg.sample_rate)
     ds = builder.as_dataset(split=split, shuffle_files=False)
     if max_clips:
         ds = ds.take(max_clips)

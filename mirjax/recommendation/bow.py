@@ -179,11 +179,8 @@ def _clip_batches(dataset: str, split: str, data_dir: str | None, sample_rate: i
 
     builder = pipeline.get_builder(ml_collections.ConfigDict(dict(name=dataset, data_dir=data_dir or "",
                                                                   manual_dir="")))
-    if split not in builder.info.splits:
-        raise ValueError(f"dataset '{dataset}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
-    rate = getattr(builder.info.features["audio"], "sample_rate", None) or sample_rate
-    if rate != sample_rate:
-        raise ValueError(f"dataset '{dataset}' is at {rate} Hz but the MFCC settings have sample_rate={sample_rate}")
+    pipeline.check_split(builder, dataset, split)
+    pipeline.audio_rate(builder, dataset, sample_rate, setting="the MFCC settings' sample_rate")
     total = builder.info.splits[split].num_examples
     ds = builder.as_dataset(split=split, shuffle_files=False)
     clips, length = [], 0
