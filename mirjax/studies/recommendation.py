@@ -202,38 +202,38 @@ def same_style(vectors: np.ndarray, styles: Sequence[str], k: int = 5) -> float:
     return float(np.mean(styles[idx] == styles[:, None]))
 
 
-def tag_oracle(out: str, s: Setting) -> dict[str, np.ndarray]:
-    """Factors predicted by ridge regression from the clips' true scorebank tags (fitted on the training clips):
-    how far content alone can go in the simulation, where users' tastes are defined over those tags."""
-    import tensorflow_datasets as tfds
-    from sklearn.linear_model import Ridge
-
-    from mirjax.data.listening import read_split_clips
-    from mirjax.recommendation.targets import load_targets
-
-    targets = load_targets(os.path.join(out, "targets.npz"))
-    sb = tfds.builder(f"scorebank/{s.scorebank}", **({"data_dir": s.data_dir} if s.data_dir else {}))
-    tags = {split: read_split_clips(sb, split)["tags"] for split in ("train", "validation", "test")}
-    model = Ridge(alpha=1.0).fit(tags["train"], targets.split("train")["factors"])
-    return {split: model.predict(tags[split]).astype(np.float32) for split in ("validation", "test")}
-
-
-def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray]) -> dict[str, Any]:
-    """§4.6.1 tag prediction, Table 4.4 neighbours and the Fig. 4.1 t-SNE (needs the CNN-MSE predictions)."""
+def scorebank_clips(s: Setting, out: str, targets) -> tuple[dict[str, dict], list[str]]:
+    """Every split's scorebank clips in the pipeline's read order ({"keys", "tags", "style"}), checked against the
+    targets' rows, and the tag names: read once for the oracle and the analyses."""
     import tensorflow_datasets as tfds
 
     from mirjax.data.listening import read_split_clips
-    from mirjax.recommendation import analysis
-    from mirjax.recommendation.targets import SPLITS, load_targets
+    from mirjax.recommendation.targets import SPLITS
 
-    targets = load_targets(os.path.join(out, "targets.npz"))
     sb = tfds.builder(f"scorebank/{s.scorebank}", **({"data_dir": s.data_dir} if s.data_dir else {}))
     clips = {split: read_split_clips(sb, split) for split in SPLITS}
     for split in SPLITS:
         if list(clips[split]["keys"]) != [str(k) for k in targets.split(split)["keys"]]:
             raise ValueError(f"{out}/targets.npz does not match scorebank/{s.scorebank} {split}; remove it")
+    return clips, list(sb.info.metadata["tag_names"])
+
+
+def tag_oracle(clips: dict[str, dict], targets) -> dict[str, np.ndarray]:
+    """Factors predicted by ridge regression from the clips' true scorebank tags (fitted on the training clips):
+    how far content alone can go in the simulation, where users' tastes are defined over those tags."""
+    from sklearn.linear_model import Ridge
+
+    model = Ridge(alpha=1.0).fit(clips["train"]["tags"], targets.split("train")["factors"])
+    return {split: model.predict(clips[split]["tags"]).astype(np.float32) for split in ("validation", "test")}
+
+
+def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray], clips: dict[str, dict], tag_names: list[str],
+             targets) -> dict[str, Any]:
+    """§4.6.1 tag prediction, Table 4.4 neighbours and the Fig. 4.1 t-SNE (needs the CNN-MSE predictions)."""
+    from mirjax.recommendation import analysis
+    from mirjax.recommendation.targets import SPLITS
+
     tags = np.concatenate([clips[sp]["tags"] for sp in SPLITS])
-    tag_names = list(sb.info.metadata["tag_names"])
     wmf = np.concatenate([targets.split(sp)["factors"] for sp in SPLITS])
     bow_cfg = make_config("bow_linear", s, out)
     bow = np.concatenate([split_features(bow_cfg, sp) for sp in SPLITS])
@@ -297,7 +297,8 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
             r2s.setdefault(LABELS[row["model"]], []).append(row.get("test_r2"))
     predictions = {m: test[f"{LABELS[m]}#0"] for m in models if f"{LABELS[m]}#0" in test}  # seed 0: analyses
     targets = load_targets(os.path.join(out, "targets.npz"))
-    oracle = tag_oracle(out, s)
+    clips, tag_names = scorebank_clips(s, out, targets)
+    oracle = tag_oracle(clips, targets)
     ranked = average_seeds(ranking_rows(targets, "test", {**test, ORACLE: oracle["test"]}))
     val_ranked = average_seeds(ranking_rows(targets, "validation", {**val, ORACLE: oracle["validation"]}))
     from mirjax.evaluation.metrics import regression_metrics
@@ -306,7 +307,7 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
     r2["upper bound (WMF)"] = 1.0
     table, summary = recommendation_table(ranked, r2, val_ranked)
     summary["validation"] = val_ranked
-    summary["analyses"] = analyses(s, out, predictions)
+    summary["analyses"] = analyses(s, out, predictions, clips, tag_names, targets)
     summary["setting"] = dataclasses.asdict(s)
     summary["failed"] = {r["run"]: r["error"] for r in rows if "error" in r}
     runner.write_outputs(out, "recommendation", [{"model": k, **v} for k, v in ranked.items()], table, summary)
