@@ -112,6 +112,16 @@ def _plt():
     return plt
 
 
+def _save_grid(fig, ax, columns: int, rows: int, title: str, path: str) -> str:
+    """Frame a rows × columns grid of small waveform panels (one unit each, row 0 at the top) and save it."""
+    ax.set_xlim(0, columns)
+    ax.set_ylim(-rows + 0.5, 0.5)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _save(fig, path: str, dpi: int = 90) -> str:
     """PNG with an adaptive 128-colour palette: line art and heat maps look the same at a third of the bytes,
     which keeps the figures small enough for docs/."""
@@ -136,12 +146,7 @@ def plot_waveforms(kernels: np.ndarray, order: np.ndarray, path: str, title: str
         w = kernels[:, f] / (np.abs(kernels[:, f]).max() or 1.0)
         r, c = divmod(i, columns)
         ax.plot(c + t, -r + 0.42 * w, lw=0.4, color="k")
-    ax.set_xlim(0, columns)
-    ax.set_ylim(-rows + 0.5, 0.5)
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save_grid(fig, ax, columns, rows, title, path)
 
 
 def plot_spectra(kernels: np.ndarray, sample_rate: float, path: str, title: str) -> str:
@@ -196,12 +201,7 @@ def plot_pool_groups(kernels: np.ndarray, group_size: int, sample_rate: float, p
             w = kernels[:, g * group_size + j]
             ax.plot(c + t, -r + 0.42 * w / (np.abs(w).max() or 1.0), lw=0.45, color=colors[j % len(colors)])
         ax.text(c + 0.05, -r + 0.45, f"{np.median(freqs[g]):.0f} Hz", fontsize=5, va="top")
-    ax.set_xlim(0, columns)
-    ax.set_ylim(-rows + 0.5, 0.5)
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save_grid(fig, ax, columns, rows, title, path)
 
 
 def analyse(workdir: str, out: str | None = None, checkpoint: str = "best", lowpass_hz: float = 0.0) -> dict[str, Any]:
