@@ -138,7 +138,7 @@ def read_items(path: str) -> dict:
     return {name: [r[j] for r in body] for j, name in enumerate(header)}
 
 
-def _as_builder(builder_or_name, data_dir: str | None):
+def as_builder(builder_or_name, data_dir: str | None):
     if isinstance(builder_or_name, tfds.core.DatasetBuilder):
         return builder_or_name
     import mirjax.data  # noqa: F401  (registers the builders)
@@ -176,7 +176,7 @@ def load_matrix(builder_or_name, data_dir: str | None = None):
     """
     import scipy.sparse
 
-    builder = _as_builder(builder_or_name, data_dir)
+    builder = as_builder(builder_or_name, data_dir)
     if not builder.is_prepared():
         if isinstance(builder, ScorebankListening):
             builder.download_and_prepare()

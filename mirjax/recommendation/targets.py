@@ -102,7 +102,7 @@ def build_targets(listening: str = "scorebank_listening/default", out: str = "",
                               "remove it or choose another --out")
     t0 = time.time()
     data_dir = data_dir or default_data_dir()
-    lb = listening_lib._as_builder(listening, data_dir)
+    lb = listening_lib.as_builder(listening, data_dir)
     plays, item_keys, _ = listening_lib.load_matrix(lb, data_dir)
     audio_name = lb.info.metadata.get("scorebank")
     if not audio_name:
