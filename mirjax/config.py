@@ -17,7 +17,7 @@ import ml_collections
 _FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config is malformed: the message is one line naming the key."""
 
 

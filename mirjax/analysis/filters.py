@@ -23,6 +23,7 @@ for the number of outputs and the sample rate). Writes into DIR (default RUN_DIR
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import argparse
 import json
 import logging
@@ -40,7 +41,7 @@ def magnitude_spectra(kernels: np.ndarray, n_fft: int | None = None) -> np.ndarr
     the filter length, which interpolates the spectrum four times more finely than the filter's own bins)."""
     kernels = np.asarray(kernels, dtype=np.float64)
     if kernels.ndim != 2:
-        raise ValueError(f"kernels must be (filter_length, filters), got shape {kernels.shape}")
+        raise UserError(f"kernels must be (filter_length, filters), got shape {kernels.shape}")
     n_fft = n_fft or 4 * kernels.shape[0]
     return np.abs(np.fft.rfft(kernels, n=n_fft, axis=0)).T
 

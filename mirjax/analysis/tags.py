@@ -23,6 +23,7 @@ What the thesis does with per-tag AUCs, for any workdirs that `eval.py` has scor
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import argparse
 import json
 import logging
@@ -64,9 +65,9 @@ def tag_popularity(labels) -> np.ndarray:
     """Positives per tag (int64, one per column) of a ``(clips, tags)`` 0/1 or bool matrix."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise ValueError(f"labels must be (clips, tags), got shape {labels.shape}")
+        raise UserError(f"labels must be (clips, tags), got shape {labels.shape}")
     if labels.size and not np.isin(labels, (0, 1)).all():
-        raise ValueError("labels must contain only 0/1 (or bool) values")
+        raise UserError("labels must contain only 0/1 (or bool) values")
     return labels.astype(bool).sum(axis=0).astype(np.int64)
 
 
@@ -109,7 +110,7 @@ def popularity_correlation(per_tag_auc: Mapping, popularity: Mapping) -> dict:
     per_tag_auc = _clean(per_tag_auc)
     missing = [t for t in per_tag_auc if t not in popularity]
     if missing:
-        raise ValueError(f"no popularity for {len(missing)} tag(s): {', '.join(missing[:5])}"
+        raise UserError(f"no popularity for {len(missing)} tag(s): {', '.join(missing[:5])}"
                          + (", ..." if len(missing) > 5 else ""))
     dropped = [t for t, a in per_tag_auc.items() if math.isnan(a)]
     kept = [t for t, a in per_tag_auc.items() if not math.isnan(a)]
@@ -146,13 +147,13 @@ def compare_models(per_tag: Mapping[str, Mapping], reference: str, popularity: M
     a > b}}. Tags with NaN in either model are left out of the counts and means.
     """
     if reference not in per_tag:
-        raise ValueError(f"reference model '{reference}' not among {', '.join(per_tag)}")
+        raise UserError(f"reference model '{reference}' not among {', '.join(per_tag)}")
     per_tag = {m: _clean(v) for m, v in per_tag.items()}
     ref_tags = list(per_tag[reference])
     for m, v in per_tag.items():
         if set(v) != set(ref_tags):
             miss, extra = sorted(set(ref_tags) - set(v)), sorted(set(v) - set(ref_tags))
-            raise ValueError(f"model '{m}' has different tags from '{reference}' (missing: "
+            raise UserError(f"model '{m}' has different tags from '{reference}' (missing: "
                              f"{', '.join(miss[:5]) or '-'}; extra: {', '.join(extra[:5]) or '-'})")
     tags = _popularity_order(ref_tags, popularity)
     arr = {m: np.array([v[t] for t in tags]) for m, v in per_tag.items()}
@@ -246,7 +247,7 @@ def plot_tagwise_comparison(per_tag: Mapping[str, Mapping], popularity: Mapping,
     if diff is not None:
         for m in diff:
             if m not in per_tag:
-                raise ValueError(f"diff model '{m}' not among {', '.join(per_tag)}")
+                raise UserError(f"diff model '{m}' not among {', '.join(per_tag)}")
     fig = Figure(figsize=(max(7.0, 0.26 * len(tags) + 2.5), 6.5 if diff else 4.5))
     if diff:
         ax, axd = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})

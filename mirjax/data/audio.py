@@ -11,6 +11,7 @@ the librosa convention.
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import logging
 import os
 import sys
@@ -78,7 +79,7 @@ def load_audio(path, sample_rate: int, mono: bool = True) -> np.ndarray:
     """
     path = os.fspath(path)
     if sample_rate is None or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+        raise UserError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
     if not os.path.isfile(path):
@@ -123,9 +124,9 @@ def fix_length(audio: np.ndarray, num_samples: int, mode: str = "repeat") -> np.
     ``zero`` (silence) or ``reflect`` (mirror about the last sample, repeatedly if needed).
     """
     if mode not in PAD_MODES:
-        raise ValueError(f"unknown pad mode {mode!r}; valid modes: {', '.join(PAD_MODES)}")
+        raise UserError(f"unknown pad mode {mode!r}; valid modes: {', '.join(PAD_MODES)}")
     if num_samples < 0:
-        raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+        raise UserError(f"num_samples must be >= 0, got {num_samples}")
     audio = np.asarray(audio)
     n = audio.shape[-1]
     if n >= num_samples:
@@ -135,7 +136,7 @@ def fix_length(audio: np.ndarray, num_samples: int, mode: str = "repeat") -> np.
     if mode == "zero":
         return np.pad(audio, widths, mode="constant")
     if n == 0:
-        raise ValueError(f"cannot {mode}-pad an empty clip; use mode='zero'")
+        raise UserError(f"cannot {mode}-pad an empty clip; use mode='zero'")
     if mode == "repeat":
         return audio[..., np.arange(num_samples) % n]
     if n == 1:  # Reflection of a single sample is that sample.
@@ -166,7 +167,7 @@ def load_many(
     from tqdm.auto import tqdm
 
     if pad_mode not in PAD_MODES:  # Fail on a bad argument now, not once per file.
-        raise ValueError(f"unknown pad mode {pad_mode!r}; valid modes: {', '.join(PAD_MODES)}")
+        raise UserError(f"unknown pad mode {pad_mode!r}; valid modes: {', '.join(PAD_MODES)}")
     paths = list(paths)
     isatty = getattr(sys.stderr, "isatty", lambda: False)()
     loaded: dict = {}

@@ -20,6 +20,7 @@ Missing or unreadable files are skipped (one warning line each, a summary per sp
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 import os
@@ -98,7 +99,7 @@ def fold_splits(labels: Sequence[int], n_folds: int, fold: int) -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     if not 0 <= fold < n_folds:
-        raise ValueError(f"fold must be in [0, {n_folds}), got {fold}")
+        raise UserError(f"fold must be in [0, {n_folds}), got {fold}")
     y = np.asarray(labels)
     with warnings.catch_warnings():
         # "The least populated class has only N members": only with tiny corpora; the folds stay valid.
@@ -221,7 +222,7 @@ class Gtzan(manual.ManualBuilder,
             idx = fold_splits(labels, cfg.n_folds, cfg.fold)
             entries = {s: [clips[i] for i in idx[s]] for s in SPLITS}
         else:
-            raise ValueError(f"{NAME}: unknown split_scheme {cfg.split_scheme!r}; valid: fault_filtered, "
+            raise UserError(f"{NAME}: unknown split_scheme {cfg.split_scheme!r}; valid: fault_filtered, "
                              f"5fold, 10fold")
         self._skips = manual.SkipLog(NAME, root)
         for s in SPLITS:

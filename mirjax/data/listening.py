@@ -39,6 +39,7 @@ when missing):
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import csv
 import dataclasses
 import logging
@@ -187,7 +188,7 @@ def load_matrix(builder_or_name, data_dir: str | None = None):
     items = read_items(os.path.join(builder.data_dir, meta.get("items_file", ITEMS_FILE)))
     num_users, num_items = int(meta["num_users"]), int(meta["num_items"])
     if len(items["clip_key"]) != num_items:
-        raise ValueError(f"{builder.info.full_name}: {ITEMS_FILE} lists {len(items['clip_key'])} items, "
+        raise UserError(f"{builder.info.full_name}: {ITEMS_FILE} lists {len(items['clip_key'])} items, "
                          f"metadata says {num_items}")
     users, item_ix, plays = _read_triplets(builder)
     matrix = scipy.sparse.csr_matrix((plays.astype(np.int32), (users.astype(np.int64), item_ix.astype(np.int64))),
@@ -223,7 +224,7 @@ def scorebank_clip_keys(sb_builder, split: str, work_ids: Sequence[str], styles:
         while j < len(candidates) and candidates[j].rsplit("@", 1)[0] != w:
             j += 1
         if j == len(candidates):
-            raise ValueError(f"scorebank/{sb_builder.builder_config.name} {split}: cannot recover the example "
+            raise UserError(f"scorebank/{sb_builder.builder_config.name} {split}: cannot recover the example "
                              f"keys from the stored order (work {w}); was it written by another TFDS version?")
         keys.append(candidates[j])
         j += 1
@@ -262,7 +263,7 @@ def read_scorebank_clips(sb_builder) -> dict:
         rows += [(k, clips["tags"][i], clips["style"][i], split) for i, k in enumerate(clips["keys"])]
     rows.sort(key=lambda r: r[0])
     if len({r[0] for r in rows}) != len(rows):
-        raise ValueError(f"scorebank/{sb_builder.builder_config.name}: duplicate example keys")
+        raise UserError(f"scorebank/{sb_builder.builder_config.name}: duplicate example keys")
     return {"keys": [r[0] for r in rows], "tags": np.stack([r[1] for r in rows]).astype(np.uint8),
             "style": [r[2] for r in rows], "split": [r[3] for r in rows]}
 
@@ -312,7 +313,7 @@ def simulate(clip_tags: np.ndarray, params: SimulationParams, seed: int) -> dict
     n_items, n_tags = g.shape
     p = params
     if not 0.0 <= p.popularity_content <= 1.0:
-        raise ValueError(f"popularity_content must be in [0, 1], got {p.popularity_content}")
+        raise UserError(f"popularity_content must be in [0, 1], got {p.popularity_content}")
     rng = np.random.default_rng(seed)
     # Popularity: partly explained by the tags (a random tag weighting), mostly independent of them.
     z_own = rng.standard_normal(n_items)

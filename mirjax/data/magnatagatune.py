@@ -21,6 +21,7 @@ Missing or unreadable mp3s are skipped (one warning line each, a summary per spl
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import csv
 import dataclasses
 import logging
@@ -228,7 +229,7 @@ class Magnatagatune(manual.ManualBuilder,
             rows = self._won_rows(root, ann)
             self._check_won_binary(root, ann, cols, rows)
         else:
-            raise ValueError(f"{NAME}: unknown split_scheme {cfg.split_scheme!r}; valid: original, clean")
+            raise UserError(f"{NAME}: unknown split_scheme {cfg.split_scheme!r}; valid: original, clean")
         names = [ann.tag_names[c] for c in cols]
         labels = ann.matrix[:, cols]
         meta = self.info.metadata

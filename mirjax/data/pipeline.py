@@ -9,6 +9,7 @@ Evaluation: K evenly spaced crops per clip, in file order, padded to whole batch
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 from typing import Iterator
@@ -48,7 +49,7 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     try:
         builder = tfds.builder(cfg.name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as e:
-        raise ValueError(f"unknown dataset '{cfg.name}' (config.dataset.name): {str(e).splitlines()[0]}") from None
+        raise UserError(f"unknown dataset '{cfg.name}' (config.dataset.name): {str(e).splitlines()[0]}") from None
     if not builder.is_prepared():
         log.warning("preparing %s into %s (first use; cached afterwards)", cfg.name, data_dir)
         dl = tfds.download.DownloadConfig(manual_dir=cfg.manual_dir or None)
@@ -62,20 +63,20 @@ def audio_rate(builder: tfds.core.DatasetBuilder, name: str, expected: int,
     one-line ValueError naming the `setting` that expected it."""
     rate = getattr(builder.info.features["audio"], "sample_rate", None) or expected
     if rate != expected:
-        raise ValueError(f"dataset '{name}' is at {rate} Hz but {setting}={expected}")
+        raise UserError(f"dataset '{name}' is at {rate} Hz but {setting}={expected}")
     return rate
 
 
 def check_split(builder: tfds.core.DatasetBuilder, name: str, split: str) -> None:
     if split not in builder.info.splits:
-        raise ValueError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
+        raise UserError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
 
 
 def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder | None = None) -> DatasetInfo:
     builder = builder or get_builder(cfg)
     info = builder.info
     if cfg.task != "regression" and cfg.label_key not in info.features:
-        raise ValueError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
+        raise UserError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
                          f"features: {', '.join(info.features)}")
     meta = info.metadata or {}
     rate = audio_rate(builder, cfg.name, cfg.sample_rate)
@@ -86,7 +87,7 @@ def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
     elif cfg.task == "multiclass":
         names = info.features[cfg.label_key].names
     else:
-        raise ValueError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass, regression")
+        raise UserError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass, regression")
     return DatasetInfo(name=cfg.name, task=cfg.task, label_key=cfg.label_key, label_names=tuple(names),
                        split_sizes={k: v.num_examples for k, v in info.splits.items()},
                        sample_rate=rate, tag_categories=dict(meta.get("tag_categories") or {}))
@@ -99,7 +100,7 @@ def _regression_info(cfg: ml_collections.ConfigDict, info, rate: int) -> Dataset
     splits = {k: v.num_examples for k, v in info.splits.items()}
     for split, rows in targets.meta.get("split_sizes", {}).items():
         if split in splits and splits[split] != rows:
-            raise ValueError(f"targets {cfg.targets} have {rows} rows for split '{split}' but '{cfg.name}' has "
+            raise UserError(f"targets {cfg.targets} have {rows} rows for split '{split}' but '{cfg.name}' has "
                              f"{splits[split]} clips; were they made for another build?")
     return DatasetInfo(name=cfg.name, task=cfg.task, label_key="targets",
                        label_names=tuple(f"factor{i}" for i in range(targets.num_factors)),
@@ -111,12 +112,12 @@ def load_targets(cfg: ml_collections.ConfigDict):
     from mirjax.recommendation.targets import load_targets as _load
 
     if not cfg.targets:
-        raise ValueError("dataset.task=regression needs config.dataset.targets (a targets file, e.g. from "
+        raise UserError("dataset.task=regression needs config.dataset.targets (a targets file, e.g. from "
                          "`python -m mirjax.recommendation targets`)")
     targets = _load(cfg.targets)
     made_for = targets.meta.get("dataset")
     if made_for and made_for != cfg.name:
-        raise ValueError(f"targets {cfg.targets} were made for '{made_for}', not for config.dataset.name="
+        raise UserError(f"targets {cfg.targets} were made for '{made_for}', not for config.dataset.name="
                          f"'{cfg.name}'")
     return targets
 
@@ -160,7 +161,7 @@ def _pad_to(audio: tf.Tensor, length: int, mode: str) -> tf.Tensor:
         return tf.cond(n >= length, lambda: audio, lambda: padded[:length])
     if mode == "zero":
         return tf.pad(audio, [[0, tf.maximum(length - n, 0)]])
-    raise ValueError(f"unknown dataset.pad_mode '{mode}'; valid: repeat, zero")
+    raise UserError(f"unknown dataset.pad_mode '{mode}'; valid: repeat, zero")
 
 
 def _split(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
@@ -172,7 +173,7 @@ def _split(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
 def steps_per_epoch(cfg: ml_collections.ConfigDict, info: DatasetInfo, global_batch: int) -> int:
     n = int(info.split_sizes[cfg.train_split] * cfg.train_fraction)
     if n < global_batch:
-        raise ValueError(f"split '{cfg.train_split}' of '{cfg.name}' has {n} examples, fewer than one batch "
+        raise UserError(f"split '{cfg.train_split}' of '{cfg.name}' has {n} examples, fewer than one batch "
                          f"of {global_batch} (train.batch_size)")
     return n // global_batch
 

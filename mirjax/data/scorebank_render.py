@@ -34,6 +34,7 @@ Tags describe what is audible in the rendered clip:
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import functools
 import hashlib
@@ -449,7 +450,7 @@ def extract_notes(score) -> ScoreNotes:
         if len(arr):
             out_parts.append(arr[np.lexsort((arr[:, 2], arr[:, 0]))])
     if not out_parts:
-        raise ValueError("score has no notes")
+        raise UserError("score has no notes")
     length = max(float(p[:, 0].max() + p[:, 1][p[:, 0].argmax()]) for p in out_parts)
     length = max(length, max(float((p[:, 0] + p[:, 1]).max()) for p in out_parts))
     bars_arr = np.asarray(bars, dtype=np.float64).reshape(-1, 3)

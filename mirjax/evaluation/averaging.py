@@ -17,6 +17,7 @@ All functions work on numpy arrays (returning numpy) and on JAX arrays (returnin
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Callable
 
 import numpy as np
@@ -87,18 +88,18 @@ def average_predictions(logits, axis: int = 0, mode: str = "avg-probs", activati
         xp = _xp(logits)
         return xp.mean(xp.asarray(logits, dtype=xp.float32), axis=axis)
     if mode not in AVERAGING_MODES:
-        raise ValueError(f"unknown averaging mode {mode!r}; valid modes: {', '.join(AVERAGING_MODES)}")
+        raise UserError(f"unknown averaging mode {mode!r}; valid modes: {', '.join(AVERAGING_MODES)}")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid activations: {', '.join(ACTIVATIONS)}")
+        raise UserError(f"unknown activation {activation!r}; valid activations: {', '.join(ACTIVATIONS)}")
     xp = _xp(logits)
     logits = xp.asarray(logits)
     if not xp.issubdtype(logits.dtype, xp.floating):
         logits = logits.astype(xp.float32)
     ndim = logits.ndim
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} out of range for logits of shape {logits.shape}")
+        raise UserError(f"axis {axis} out of range for logits of shape {logits.shape}")
     if activation == "softmax" and axis % ndim == ndim - 1:
-        raise ValueError("softmax normalises over the last axis, so the views axis cannot be the last one")
+        raise UserError("softmax normalises over the last axis, so the views axis cannot be the last one")
     return AVERAGING_MODES[mode](logits, axis, ACTIVATIONS[activation], xp)
 
 
@@ -109,9 +110,9 @@ def evenly_spaced_offsets(num_samples: int, crop_samples: int, k: int) -> np.nda
     nearest sample). A clip no longer than one crop gives all offsets 0 (pad it to the crop length).
     """
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise UserError(f"k must be >= 1, got {k}")
     if crop_samples < 1 or num_samples < 0:
-        raise ValueError(f"need crop_samples >= 1 and num_samples >= 0, got {crop_samples}, {num_samples}")
+        raise UserError(f"need crop_samples >= 1 and num_samples >= 0, got {crop_samples}, {num_samples}")
     last = max(num_samples - crop_samples, 0)
     if k == 1:
         return np.zeros(1, dtype=np.int64)

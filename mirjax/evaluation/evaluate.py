@@ -3,6 +3,7 @@ the test split with K crops, save each model's crop logits, average, score, writ
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
                                          state.variables(), exp.mesh, config.eval.num_crops,
                                          config.eval.batch_size, progress=config.train.progress)
         if labels is not None and not np.array_equal(labels, labels_i):
-            raise ValueError(f"{workdir}: labels differ from the first model's; ensemble members must be "
+            raise UserError(f"{workdir}: labels differ from the first model's; ensemble members must be "
                              "evaluated on the same dataset")
         labels = labels_i
         if jax.process_index() == 0:  # per-model predictions, so ensembles can be re-blended later

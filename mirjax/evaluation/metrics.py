@@ -15,6 +15,7 @@ that both macro averages exclude the same tags, and ``tagging_metrics`` reports 
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Sequence
 
 import numpy as np
@@ -41,13 +42,13 @@ def _as_2d(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     if y_score.ndim == 1:
         y_score = y_score[:, None]
     if y_true.shape != y_score.shape or y_true.ndim != 2:
-        raise ValueError(
+        raise UserError(
             f"y_true {y_true.shape} and y_score {y_score.shape} must both be (n_examples, n_tags)"
         )
     if y_true.size and not np.isin(y_true, (0, 1)).all():
-        raise ValueError("y_true must contain only 0/1 (or bool) values")
+        raise UserError("y_true must contain only 0/1 (or bool) values")
     if np.isnan(y_score).any():
-        raise ValueError("y_score contains NaN; scores must be comparable to rank them")
+        raise UserError("y_score contains NaN; scores must be comparable to rank them")
     return y_true.astype(bool), y_score
 
 
@@ -136,7 +137,7 @@ def accuracy(labels, scores) -> float:
     labels = np.asarray(labels)
     scores = np.asarray(scores)
     if scores.ndim != 2 or labels.shape != scores.shape[:1]:
-        raise ValueError(f"labels {labels.shape} must be (N,) and scores {scores.shape} (N, C)")
+        raise UserError(f"labels {labels.shape} must be (N,) and scores {scores.shape} (N, C)")
     if labels.size == 0:
         return float("nan")
     return float(np.mean(np.argmax(scores, axis=-1) == labels))
@@ -161,7 +162,7 @@ def tagging_metrics(y_true, y_score, tag_names: Sequence[str]) -> dict:
     pr = pr_auc_per_tag(y_true, y_score)
     tag_names = list(tag_names)
     if len(tag_names) != roc.shape[0]:
-        raise ValueError(f"got {len(tag_names)} tag names for {roc.shape[0]} tags")
+        raise UserError(f"got {len(tag_names)} tag names for {roc.shape[0]} tags")
     excluded = [name for name, v in zip(tag_names, roc) if np.isnan(v)]
     return {
         "roc_auc_macro": macro(roc),
@@ -186,7 +187,7 @@ def classification_metrics(labels, scores, class_names: Sequence[str]) -> dict:
     scores = np.asarray(scores)
     class_names = list(class_names)
     if scores.ndim != 2 or scores.shape[1] != len(class_names):
-        raise ValueError(f"scores {scores.shape} must be (N, {len(class_names)}) for the class names")
+        raise UserError(f"scores {scores.shape} must be (N, {len(class_names)}) for the class names")
     cm = confusion_matrix(labels, np.argmax(scores, axis=-1), len(class_names))
     support = cm.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -208,7 +209,7 @@ def regression_metrics(y_true, y_pred) -> dict:
     y_true = np.asarray(y_true, np.float64)
     y_pred = np.asarray(y_pred, np.float64)
     if y_true.shape != y_pred.shape or y_true.ndim != 2:
-        raise ValueError(f"targets {y_true.shape} and predictions {y_pred.shape} must both be (N, outputs)")
+        raise UserError(f"targets {y_true.shape} and predictions {y_pred.shape} must both be (N, outputs)")
     ss_res = np.sum((y_true - y_pred) ** 2, axis=0)
     ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import math
 from typing import Any, Callable
 
@@ -34,7 +35,7 @@ def predict_split(cfg_data: ml_collections.ConfigDict, builder: tfds.core.Datase
         batch = next(it, None)
         if batch is None:  # this process ran out of clips before another: a fully masked batch
             if template is None:
-                raise ValueError(f"split '{split}' has fewer clips ({n_clips}) than processes ({n_proc})")
+                raise UserError(f"split '{split}' has fewer clips ({n_clips}) than processes ({n_proc})")
             batch = {k: np.zeros_like(v) for k, v in template.items()}
         template = batch
         audio = batch["audio"].reshape((-1, batch["audio"].shape[-1]))

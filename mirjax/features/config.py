@@ -4,6 +4,7 @@ set, with its default. Like `mirjax.config.base_config` for train.py, an unknown
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 
 import ml_collections
@@ -58,4 +59,4 @@ def index_list(text: str, what: str, offset: int = 0) -> list[int] | None:
     try:
         return [int(v) - offset for v in str(text).split(",")]
     except ValueError:
-        raise ValueError(f"downstream.{what} must be comma-separated integers, got '{text}'") from None
+        raise UserError(f"downstream.{what} must be comma-separated integers, got '{text}'") from None

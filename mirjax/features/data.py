@@ -9,6 +9,7 @@ scorebank's `work_id`, for NCA) are mapped to integer ids within the split.
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 
@@ -44,7 +45,7 @@ def fit_length(audio: np.ndarray, length: int, mode: str = "repeat") -> np.ndarr
     if mode == "repeat" and audio.shape[0] > 0:
         return np.tile(audio, -(-length // audio.shape[0]))[:length]
     if mode not in ("repeat", "zero"):
-        raise ValueError(f"unknown dataset.pad_mode '{mode}'; valid: repeat, zero")
+        raise UserError(f"unknown dataset.pad_mode '{mode}'; valid: repeat, zero")
     return np.pad(audio, (0, length - audio.shape[0]))
 
 
@@ -54,7 +55,7 @@ def load_split(cfg: ml_collections.ConfigDict, split: str, builder=None, max_cli
     pipeline.check_split(builder, cfg.name, split)
     features = builder.info.features
     if cfg.label_key not in features:
-        raise ValueError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
+        raise UserError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
                          f"features: {', '.join(features)}")
     rate = pipeline.audio_rate(builder, cfg.name, cfg.sample_rate)
     ds = builder.as_dataset(split=split, shuffle_files=False)
@@ -69,7 +70,7 @@ def load_split(cfg: ml_collections.ConfigDict, split: str, builder=None, max_cli
         audio.append(fit_length(clip, length, cfg.pad_mode))
         labels.append(ex[cfg.label_key])
     if not audio:
-        raise ValueError(f"split '{split}' of '{cfg.name}' is empty")
+        raise UserError(f"split '{split}' of '{cfg.name}' is empty")
     if fitted:
         log.info("%s/%s: %d of %d clips cut or padded to %.1f s", cfg.name, split, fitted, len(audio), length / rate)
     label_feature = features[cfg.label_key]

@@ -16,6 +16,7 @@ thesis does not say; plain SGD at learning rate 0.1 needs inputs of unit scale).
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 from typing import Callable
@@ -151,7 +152,7 @@ def train_mlp(train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray
               test: tuple[np.ndarray, np.ndarray], task: str, hp: Hparams, seed: int = 0) -> Result:
     """Each split: (features (clips, windows, dims), labels (clips, tags) multi-hot or (clips,) ids)."""
     if task not in ("multilabel", "multiclass"):
-        raise ValueError(f"unknown task '{task}' for the MLP; valid: multilabel, multiclass")
+        raise UserError(f"unknown task '{task}' for the MLP; valid: multilabel, multiclass")
     norm = standardiser(train[0])
     (xtr, ytr), (xva, yva), (xte, yte) = [(norm(x), y) for x, y in (train, validation, test)]
     n_win = xtr.shape[1]

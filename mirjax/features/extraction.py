@@ -18,6 +18,7 @@ sampled windows of the training clips (all of them when there are fewer).
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import functools
 import logging
@@ -57,14 +58,14 @@ class Spec:
 
     def __post_init__(self):
         if self.representation not in REPRESENTATIONS:
-            raise ValueError(f"unknown features.representation '{self.representation}'; "
+            raise UserError(f"unknown features.representation '{self.representation}'; "
                              f"valid: {', '.join(REPRESENTATIONS)}")
         for key, lo in (("levels", 1), ("window", 1), ("num_means", 0), ("num_samples", 2), ("kmeans_iters", 1),
                         ("pool_frames", 1), ("freq_invariance", 1), ("layers", 1)):
             if getattr(self, key) < lo:
-                raise ValueError(f"features.{key} must be ≥ {lo}, got {getattr(self, key)}")
+                raise UserError(f"features.{key} must be ≥ {lo}, got {getattr(self, key)}")
         if self.freq_invariance > self.n_mels:
-            raise ValueError(f"features.freq_invariance={self.freq_invariance} exceeds the {self.n_mels} mel bands")
+            raise UserError(f"features.freq_invariance={self.freq_invariance} exceeds the {self.n_mels} mel bands")
 
     def pool_size(self, level: int) -> int:
         """Pooling-window frames at `level`: fixed for multiresolution spectrograms (same hop at every level),
@@ -129,7 +130,7 @@ def sample_patches(x: np.ndarray, window: int, height: int, n: int, rng: np.rand
     clips, frames, bands = x.shape
     nt, nf = frames - window + 1, bands - height + 1
     if nt < 1 or nf < 1:
-        raise ValueError(f"{frames} frames × {bands} bands are too few for {window}-frame × {height}-band windows")
+        raise UserError(f"{frames} frames × {bands} bands are too few for {window}-frame × {height}-band windows")
     total = clips * nt * nf
     flat = np.arange(total) if total <= n else np.sort(rng.choice(total, size=n, replace=False))
     c, rem = np.divmod(flat, nt * nf)
@@ -194,7 +195,7 @@ def select_columns(blocks: Sequence[Block], levels: Sequence[int] | None = None,
     idx = [np.arange(b.start, b.stop) for b in blocks
            if (levels is None or b.level in levels) and (layers is None or b.layer in layers)]
     if not idx:
-        raise ValueError(f"no feature blocks for levels {levels} / layers {layers}")
+        raise UserError(f"no feature blocks for levels {levels} / layers {layers}")
     return np.concatenate(idx)
 
 

@@ -38,6 +38,7 @@ it to a far sample; with a k-means++ start this is rare).
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import functools
 
 import jax
@@ -171,7 +172,7 @@ def spherical_kmeans(x: jax.Array, num_means: int, key: jax.Array | None = None,
     x = jnp.asarray(x, jnp.float32)
     if init is None:
         if key is None:
-            raise ValueError("spherical_kmeans needs a PRNG key or an init")
+            raise UserError("spherical_kmeans needs a PRNG key or an init")
         init = jax.random.normal(key, (num_means, x.shape[1]), jnp.float32)
     centroids = _normalise(jnp.asarray(init, jnp.float32))
     if prune:
@@ -250,11 +251,11 @@ def kmeans(x: jax.Array, num_means: int, key: jax.Array | None = None, num_iters
     the distance product at a time (memory ∝ chunk × num_means)."""
     x = jnp.asarray(x, jnp.float32)
     if num_means > x.shape[0]:
-        raise ValueError(f"kmeans: num_means={num_means} > {x.shape[0]} samples")
+        raise UserError(f"kmeans: num_means={num_means} > {x.shape[0]} samples")
     if init is None:
         if key is None:
-            raise ValueError("kmeans needs a PRNG key or an init")
+            raise UserError("kmeans needs a PRNG key or an init")
         init = kmeans_plusplus(x, num_means, key)
     elif init.shape != (num_means, x.shape[1]):
-        raise ValueError(f"kmeans: init has shape {init.shape}, expected {(num_means, x.shape[1])}")
+        raise UserError(f"kmeans: init has shape {init.shape}, expected {(num_means, x.shape[1])}")
     return lax.fori_loop(0, num_iters, lambda _, c: kmeans_step(x, c, chunk), jnp.asarray(init, jnp.float32))

@@ -13,6 +13,7 @@ All take and return `(…, frames, bins)` arrays and are pure, jittable JAX.
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import jax.numpy as jnp
 
 from mirjax.frontend import log1p_compress, melspectrogram
@@ -45,9 +46,9 @@ def expand(x: jnp.ndarray, frames: int) -> jnp.ndarray:
 def gaussian_pyramid(x: jnp.ndarray, levels: int = 6) -> list[jnp.ndarray]:
     """[G_0 = x, G_1, …, G_{levels−1}], each half the frames of the previous (rounded up)."""
     if levels < 1:
-        raise ValueError(f"levels must be ≥ 1, got {levels}")
+        raise UserError(f"levels must be ≥ 1, got {levels}")
     if x.shape[-2] < 2 ** (levels - 1) * 3:
-        raise ValueError(f"{x.shape[-2]} frames are too few for a {levels}-level pyramid "
+        raise UserError(f"{x.shape[-2]} frames are too few for a {levels}-level pyramid "
                          f"(need ≥ {2 ** (levels - 1) * 3})")
     out = [jnp.asarray(x)]
     for _ in range(levels - 1):

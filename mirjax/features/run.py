@@ -10,6 +10,7 @@ every split, reused when only `downstream.*` changes) and `report.json`.
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
@@ -56,12 +57,12 @@ def fit_learner(config: ml_collections.ConfigDict, features: dict[str, np.ndarra
     """Train `downstream.runs` learners on `features` (optionally only `columns`) and summarise them."""
     hp, task = fconfig.hparams(config), config.dataset.task
     if task not in fconfig.TASKS:
-        raise ValueError(f"unknown dataset.task '{task}'; valid: {', '.join(fconfig.TASKS)}")
+        raise UserError(f"unknown dataset.task '{task}'; valid: {', '.join(fconfig.TASKS)}")
     data = {k: (features[k] if columns is None else features[k][..., columns], splits[k].labels) for k in SPLITS}
     if task == "nca":
         for k in SPLITS:
             if np.unique(splits[k].labels, return_counts=True)[1].max() < 2:
-                raise ValueError(f"NCA needs classes with at least 2 clips in every split, but no "
+                raise UserError(f"NCA needs classes with at least 2 clips in every split, but no "
                                  f"'{config.dataset.label_key}' class of {config.dataset.name} split '{k}' has two")
     results = []
     for r in range(config.downstream.runs):
@@ -104,7 +105,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if os.path.exists(cache):
         with np.load(cache) as z:
             if str(z["fingerprint"]) != fp:
-                raise ValueError(f"{cache} holds features of another dataset/features config; use a new --workdir "
+                raise UserError(f"{cache} holds features of another dataset/features config; use a new --workdir "
                                  f"(or delete that file)")
             features = {k: z[k] for k in SPLITS}
             blocks = z["blocks"]
@@ -120,7 +121,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         try:
             columns = select_columns([Block(*map(int, b)) for b in blocks], levels_used, layers_used)
         except ValueError:
-            raise ValueError(f"no features for downstream.use_levels='{config.downstream.use_levels}' / "
+            raise UserError(f"no features for downstream.use_levels='{config.downstream.use_levels}' / "
                              f"use_layers='{config.downstream.use_layers}'") from None
     result = fit_learner(config, features, splits, columns)
     result["seconds"] = dict(features=round(t1 - t0, 1), learner=round(time.perf_counter() - t1, 1))

@@ -4,6 +4,7 @@ variance, whiten=True)` up to the sign of each component (tests/test_features.py
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 
 import jax
@@ -28,9 +29,9 @@ def fit_pca_whitening(x: jax.Array, variance: float = 0.99, epsilon: float = 0.0
     inverse square root (Coates & Ng regularise with it; 0 = exact whitening)."""
     x = jnp.asarray(x, jnp.float32)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"fit_pca_whitening needs (samples ≥ 2, dims) data, got shape {tuple(x.shape)}")
+        raise UserError(f"fit_pca_whitening needs (samples ≥ 2, dims) data, got shape {tuple(x.shape)}")
     if not 0.0 < variance <= 1.0:
-        raise ValueError(f"variance must be in (0, 1], got {variance}")
+        raise UserError(f"variance must be in (0, 1], got {variance}")
     mean = x.mean(axis=0)
     xc = x - mean
     cov = xc.T @ xc / (x.shape[0] - 1)

@@ -7,6 +7,7 @@ not over the whole batch — so a batch's result never depends on the other clip
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import math
 from typing import Callable, Optional, Union
 
@@ -37,7 +38,7 @@ def power_to_db(
     ``top_db`` (non-negative, or None to disable) floors each example at its own peak − ``top_db`` dB.
     """
     if amin <= 0:
-        raise ValueError("amin must be strictly positive")
+        raise UserError("amin must be strictly positive")
     S = jnp.asarray(S)
     if jnp.iscomplexobj(S):
         S = jnp.abs(S)  # like librosa: phase is discarded
@@ -49,7 +50,7 @@ def power_to_db(
     log_spec = log_spec - 10.0 * jnp.log10(jnp.maximum(amin, ref_value))
     if top_db is not None:
         if top_db < 0:
-            raise ValueError("top_db must be non-negative")
+            raise UserError("top_db must be non-negative")
         if log_spec.ndim >= 2:
             peak = jnp.max(log_spec, axis=(-2, -1), keepdims=True)
         else:

@@ -5,6 +5,7 @@ Layout: ``(..., frames, coefficients)`` — librosa's ``(n_mfcc, frames)`` trans
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import math
 from typing import Optional
 
@@ -28,7 +29,7 @@ def dct_matrix(n_in: int, n_out: int, norm: Optional[str] = "ortho") -> np.ndarr
         scale[0] = math.sqrt(1.0 / (4.0 * n_in))
         m = m * scale[None, :]
     elif norm is not None:
-        raise ValueError(f"norm must be 'ortho' or None, got {norm!r}")
+        raise UserError(f"norm must be 'ortho' or None, got {norm!r}")
     return m.astype(np.float32)
 
 
@@ -36,14 +37,14 @@ def mfcc_from_db(S_db: jax.Array, n_mfcc: int = 20, norm: Optional[str] = "ortho
     """Log-mel ``(..., frames, n_mels)`` in dB → MFCC ``(..., frames, n_mfcc)`` via DCT-II (+ optional liftering)."""
     n_mels = S_db.shape[-1]
     if n_mfcc > n_mels:
-        raise ValueError(f"n_mfcc={n_mfcc} > n_mels={n_mels}")
+        raise UserError(f"n_mfcc={n_mfcc} > n_mels={n_mels}")
     M = jnp.matmul(S_db, jnp.asarray(dct_matrix(n_mels, n_mfcc, norm)), precision=_HIGHEST)
     if lifter > 0:
         # librosa: M[n] *= 1 + (lifter / 2) sin(pi (n + 1) / lifter)
         lift = 1.0 + (lifter / 2.0) * np.sin(np.pi * np.arange(1, n_mfcc + 1) / lifter)
         M = M * jnp.asarray(lift, dtype=M.dtype)
     elif lifter < 0:
-        raise ValueError("lifter must be a non-negative number")
+        raise UserError("lifter must be a non-negative number")
     return M
 
 
@@ -112,13 +113,13 @@ def delta(x: jax.Array, width: int = 9, order: int = 1, axis: int = -2) -> jax.A
     exactly as scipy's ``mode='interp'``. Needs at least ``width`` frames.
     """
     if width < 3 or width % 2 != 1:
-        raise ValueError(f"width must be an odd integer >= 3, got {width}")
+        raise UserError(f"width must be an odd integer >= 3, got {width}")
     if not isinstance(order, int) or order <= 0:
-        raise ValueError(f"order must be a positive integer, got {order}")
+        raise UserError(f"order must be a positive integer, got {order}")
     x = jnp.moveaxis(jnp.asarray(x), axis, -1)
     n = x.shape[-1]
     if width > n:
-        raise ValueError(f"width={width} cannot exceed the length {n} of the delta axis (mode='interp')")
+        raise UserError(f"width={width} cannot exceed the length {n} of the delta axis (mode='interp')")
     taps, left, right = _savgol_edge_matrices(width, order)
     half = width // 2
     m = n - 2 * half

@@ -9,6 +9,7 @@ no parameters and no state: jit it, vmap it, or call it at the start of a model'
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import functools
 import inspect
 from typing import Callable, Optional
@@ -43,7 +44,7 @@ def register(name: str) -> Callable[[Callable[..., Frontend]], Callable[..., Fro
 
     def deco(factory: Callable[..., Frontend]) -> Callable[..., Frontend]:
         if name in FRONTENDS:
-            raise ValueError(f"frontend {name!r} is already registered")
+            raise UserError(f"frontend {name!r} is already registered")
         FRONTENDS[name] = factory
         return factory
 
@@ -52,7 +53,7 @@ def register(name: str) -> Callable[[Callable[..., Frontend]], Callable[..., Fro
 
 def _factory(name: str) -> Callable[..., Frontend]:
     if name not in FRONTENDS:
-        raise ValueError(f"unknown frontend {name!r}; valid: {', '.join(sorted(FRONTENDS))}")
+        raise UserError(f"unknown frontend {name!r}; valid: {', '.join(sorted(FRONTENDS))}")
     return FRONTENDS[name]
 
 
@@ -61,7 +62,7 @@ def _config(name: str, kwargs: dict) -> dict:
     params = inspect.signature(_factory(name)).parameters
     unknown = sorted(k for k in kwargs if k not in params)
     if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(unknown)} for frontend {name!r}; valid: {', '.join(params)}")
+        raise UserError(f"unknown argument(s) {', '.join(unknown)} for frontend {name!r}; valid: {', '.join(params)}")
     cfg = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
     cfg.update(kwargs)
     return cfg
@@ -116,7 +117,7 @@ def _per_example_groups(fn: Frontend) -> Frontend:
 
 def _check_choice(what: str, value, choices) -> None:
     if value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise UserError(f"{what} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def _compressor(compression: str, power: float, top_db: Optional[float], log_c: float) -> Callable[[jax.Array], jax.Array]:
@@ -127,7 +128,7 @@ def _compressor(compression: str, power: float, top_db: Optional[float], log_c: 
             return functools.partial(power_to_db, top_db=top_db)
         if power == 1.0:
             return functools.partial(amplitude_to_db, top_db=top_db)
-        raise ValueError(f"compression='db' needs power 1.0 (magnitude) or 2.0 (power); got power={power}")
+        raise UserError(f"compression='db' needs power 1.0 (magnitude) or 2.0 (power); got power={power}")
     if compression == "log1p":
         return functools.partial(log1p_compress, C=log_c)
     if compression == "log10":
@@ -164,7 +165,7 @@ def _preprocessors(
     except (TypeError, ValueError):
         factor = float("nan")  # reported below, with the option's name
     if not 0.0 < factor < float("inf"):
-        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+        raise UserError(f"scale must be a positive finite number; got {scale!r}")
 
     pre, steps = _identity, []
     if weighting == "a_weighting":
@@ -282,7 +283,7 @@ def mfcc_frontend(
     """MFCC (DCT-II ortho of dB mel) ``(batch, samples)`` → ``(batch, frames, n_mfcc)``, or
     ``(batch, frames, 3 * n_mfcc)`` with Δ and ΔΔ appended when ``deltas`` (needs ≥ ``delta_width`` frames)."""
     if n_mfcc > n_mels:
-        raise ValueError(f"n_mfcc={n_mfcc} > n_mels={n_mels}")
+        raise UserError(f"n_mfcc={n_mfcc} > n_mels={n_mels}")
 
     def fn(audio: jax.Array) -> jax.Array:
         M = mfcc(audio, sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
@@ -320,7 +321,7 @@ def mfcc_bow(
     """
     settings = {k: v for k, v in locals().items() if k != "codebook"}  # the MFCC arguments, as passed
     if not codebook:
-        raise ValueError("frontend 'mfcc_bow' needs codebook=FILE.npz (config.frontend.codebook); make one with `python "
+        raise UserError("frontend 'mfcc_bow' needs codebook=FILE.npz (config.frontend.codebook); make one with `python "
                          "-m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out FILE.npz`")
     from mirjax.recommendation import bow  # lazily: the codebook format lives with the code that fits it
 

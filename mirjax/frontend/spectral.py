@@ -12,6 +12,7 @@ Parity with librosa (the test reference; never imported here) is checked in
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import math
 from typing import Optional, Union
 
@@ -46,9 +47,9 @@ def get_window(window: WindowSpec, win_length: int, n_fft: Optional[int] = None)
     else:
         w = np.asarray(window, dtype=np.float64)
         if w.shape != (win_length,):
-            raise ValueError(f"window array has shape {w.shape}, expected ({win_length},)")
+            raise UserError(f"window array has shape {w.shape}, expected ({win_length},)")
     if win_length > n_fft:
-        raise ValueError(f"win_length={win_length} > n_fft={n_fft}")
+        raise UserError(f"win_length={win_length} > n_fft={n_fft}")
     # Same centring as librosa.util.pad_center.
     lpad = (n_fft - win_length) // 2
     return np.pad(w, (lpad, n_fft - win_length - lpad))
@@ -66,7 +67,7 @@ def frame(x: jax.Array, frame_length: int, hop_length: int) -> jax.Array:
     """
     n = x.shape[-1]
     if n < frame_length:
-        raise ValueError(f"signal of {n} samples is shorter than frame_length={frame_length}")
+        raise UserError(f"signal of {n} samples is shorter than frame_length={frame_length}")
     n_frames = 1 + (n - frame_length) // hop_length
     lead = x.shape[:-1]
     if frame_length % hop_length == 0:
@@ -99,12 +100,12 @@ def stft(
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
     if hop_length <= 0:
-        raise ValueError(f"hop_length must be positive, got {hop_length}")
+        raise UserError(f"hop_length must be positive, got {hop_length}")
     win = get_window(window, win_length, n_fft).astype(np.float32)
     if center:
         p = n_fft // 2
         if pad_mode == "reflect" and audio.shape[-1] <= p:
-            raise ValueError(f"reflect padding needs more than n_fft//2={p} samples, got {audio.shape[-1]}")
+            raise UserError(f"reflect padding needs more than n_fft//2={p} samples, got {audio.shape[-1]}")
         pad = [(0, 0)] * (audio.ndim - 1) + [(p, p)]
         audio = jnp.pad(audio, pad, mode=pad_mode)
     frames = frame(audio, n_fft, hop_length)
@@ -186,7 +187,7 @@ def mel_filterbank(
     if fmax is None:
         fmax = float(sample_rate) / 2
     if norm not in ("slaney", None):
-        raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
+        raise UserError(f"norm must be 'slaney' or None, got {norm!r}")
     fftfreqs = np.linspace(0.0, float(sample_rate) / 2, 1 + n_fft // 2)
     mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
     fdiff = np.diff(mel_f)

@@ -6,6 +6,7 @@ logits `(batch, num_outputs)` and takes `train: bool` for batch norm and dropout
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 from typing import Any, Callable
 
@@ -17,7 +18,7 @@ MODELS: dict[str, type[nn.Module]] = {}
 def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
         if name in MODELS:
-            raise ValueError(f"model '{name}' registered twice")
+            raise UserError(f"model '{name}' registered twice")
         MODELS[name] = cls
         return cls
     return wrap
@@ -26,12 +27,12 @@ def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
 def create_model(name: str, num_outputs: int, **kwargs: Any) -> nn.Module:
     """Instantiate a registered model; unknown names or kwargs fail with one line."""
     if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; registered: {', '.join(sorted(MODELS))}")
+        raise UserError(f"unknown model '{name}'; registered: {', '.join(sorted(MODELS))}")
     cls = MODELS[name]
     fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name")}
     unknown = sorted(set(kwargs) - fields)
     if unknown:
-        raise ValueError(f"unknown config key 'model.{unknown[0]}' for model '{name}'; "
+        raise UserError(f"unknown config key 'model.{unknown[0]}' for model '{name}'; "
                          f"valid: {', '.join(sorted(fields - {'num_outputs'}))}")
     kwargs = {k: tuple(map(tuple, v)) if _is_nested_seq(v) else v for k, v in kwargs.items()}
     return cls(num_outputs=num_outputs, **kwargs)

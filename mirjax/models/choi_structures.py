@@ -32,6 +32,7 @@ tolerance" refers to, all 20 are within 2.7 % of 0.1M … 3M (tests/test_structu
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import math
 from typing import Sequence
 
@@ -64,7 +65,7 @@ TABLE_4A: dict[str, dict[str, tuple[tuple[int, ...], tuple[int, ...]]]] = {
 def table_widths(structure: str, size: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(conv widths, head widths) of `structure` at Table 4-A column `size`."""
     if size not in SIZE_PARAMS:
-        raise ValueError(f"{structure}: unknown size '{size}'; valid: {', '.join(SIZES)} (or set explicit widths)")
+        raise UserError(f"{structure}: unknown size '{size}'; valid: {', '.join(SIZES)} (or set explicit widths)")
     return TABLE_4A[structure][size]
 
 
@@ -76,7 +77,7 @@ class _Sized(nn.Module):
         conv = tuple(self.conv_widths) if self.conv_widths is not None else conv
         head = tuple(self.head_widths) if self.head_widths is not None else head
         if not conv:
-            raise ValueError(f"{structure}: set model.size or model.conv_widths")
+            raise UserError(f"{structure}: set model.size or model.conv_widths")
         return conv, head
 
 
@@ -181,7 +182,7 @@ class CRNN(_Sized):
         conv, head = self.resolved_widths("crnn")
         layers.check_lengths("crnn", conv_widths=conv, freq_pools=self.freq_pools, time_pools=self.time_pools)
         if not head:
-            raise ValueError("crnn: needs at least one GRU layer (model.head_widths)")
+            raise UserError("crnn: needs at least one GRU layer (model.head_widths)")
         x = layers.input_norm(x, self.input_norm, train, self.bn_momentum, "crnn")
         # Zero-pad time to a whole number of steps (1366 → 1440 = 15 × 96, as the released CRNN).
         hop = math.prod(self.time_pools)

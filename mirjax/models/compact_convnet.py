@@ -21,6 +21,7 @@ Batch norm: Keras-1 `mode=2` used batch statistics at test time too; we use the 
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Sequence
 
 import flax.linen as nn
@@ -41,7 +42,7 @@ def freq_pools_for(height: int) -> tuple[int, ...]:
         return FREQ_POOLS_BY_HEIGHT[height]
     if height >= 256:
         return FREQ_POOLS_BY_HEIGHT[256]
-    raise ValueError(f"compact_convnet has no frequency pool list for {height} bins "
+    raise UserError(f"compact_convnet has no frequency pool list for {height} bins "
                      f"(known: {sorted(FREQ_POOLS_BY_HEIGHT)}, ≥256); set model.freq_pools")
 
 

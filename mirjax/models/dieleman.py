@@ -17,6 +17,7 @@ conv 128×6 → max-pool 4 → conv 128×6 → max-pool 5 → dense 400 → dens
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,7 @@ class DielemanSpectrogramCNN(nn.Module):
         x = layers.input_norm(x, self.input_norm, train, 0.99, type(self).__name__)
         pools = (self.pool_size,) * self.num_conv if isinstance(self.pool_size, int) else tuple(self.pool_size)
         if len(pools) != self.num_conv:
-            raise ValueError(f"model.pool_size {self.pool_size} needs one size per conv layer ({self.num_conv})")
+            raise UserError(f"model.pool_size {self.pool_size} needs one size per conv layer ({self.num_conv})")
         for pool in pools:
             x = nn.relu(nn.Conv(self.filters, (self.filter_length,), padding="VALID")(x))
             x = nn.max_pool(x, (pool,), strides=(pool,), padding=self.pool_padding)
@@ -85,11 +86,11 @@ class DielemanRawCNN(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         if self.nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"dieleman_raw: unknown nonlinearity '{self.nonlinearity}'; valid: {', '.join(NONLINEARITIES)}")
+            raise UserError(f"dieleman_raw: unknown nonlinearity '{self.nonlinearity}'; valid: {', '.join(NONLINEARITIES)}")
         if self.feature_pool not in FEATURE_POOLS:
-            raise ValueError(f"dieleman_raw: unknown feature_pool '{self.feature_pool}'; valid: {', '.join(FEATURE_POOLS)}")
+            raise UserError(f"dieleman_raw: unknown feature_pool '{self.feature_pool}'; valid: {', '.join(FEATURE_POOLS)}")
         if self.strided_filters % max(self.feature_pool_size, 1):
-            raise ValueError(f"dieleman_raw: strided_filters={self.strided_filters} is not a multiple of "
+            raise UserError(f"dieleman_raw: strided_filters={self.strided_filters} is not a multiple of "
                              f"feature_pool_size={self.feature_pool_size}")
         if x.ndim == 2:
             x = x[..., None]

@@ -3,6 +3,7 @@ pool-size fitting for inputs shorter than a paper's, and global pooling of what 
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Sequence
 
 import flax.linen as nn
@@ -20,7 +21,7 @@ def input_norm(x: jnp.ndarray, mode: str, train: bool, momentum: float, owner: s
         return nn.BatchNorm(use_running_average=not train, momentum=momentum, use_scale=False, use_bias=False,
                             axis=-1, name="input_norm")(x)
     if mode != "none":
-        raise ValueError(f"{owner}: unknown input_norm '{mode}'; valid: {', '.join(INPUT_NORMS)}")
+        raise UserError(f"{owner}: unknown input_norm '{mode}'; valid: {', '.join(INPUT_NORMS)}")
     return x
 
 
@@ -74,12 +75,12 @@ def global_pool(x: jnp.ndarray, mode: str, axes: tuple[int, ...], owner: str) ->
         return jnp.max(x, axis=axes)
     if mode == "mean_max":
         return jnp.concatenate([jnp.mean(x, axis=axes), jnp.max(x, axis=axes)], axis=-1)
-    raise ValueError(f"{owner}: unknown global_pool '{mode}'; valid: {', '.join(GLOBAL_POOLS)}")
+    raise UserError(f"{owner}: unknown global_pool '{mode}'; valid: {', '.join(GLOBAL_POOLS)}")
 
 
 def check_lengths(owner: str, **seqs: Sequence) -> None:
     """All named sequences must have the same length (one entry per block)."""
     lengths = {k: len(v) for k, v in seqs.items()}
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"{owner}: need one entry per block; got " +
+        raise UserError(f"{owner}: need one entry per block; got " +
                          ", ".join(f"{k}={tuple(v)}" for k, v in seqs.items()))

@@ -12,6 +12,7 @@ Plain numpy + scikit-learn + matplotlib: these run once on a few thousand factor
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -22,9 +23,9 @@ __all__ = ["tag_prediction_auc", "cosine_neighbours", "neighbour_table", "tsne_e
 def _matrix(x, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (items, dims), got shape {x.shape}")
+        raise UserError(f"{name} must be 2-D (items, dims), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or inf")
+        raise UserError(f"{name} contains NaN or inf")
     return x
 
 
@@ -67,16 +68,16 @@ def tag_prediction_auc(features, tags, folds: int = 10, seed: int = 0, tag_names
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"features {x.shape} and tags {y.shape} must have the same number of rows (items)")
+        raise UserError(f"features {x.shape} and tags {y.shape} must have the same number of rows (items)")
     if not np.all((y == 0) | (y == 1)):
-        raise ValueError("tags must be a multi-hot matrix of 0/1 values")
+        raise UserError("tags must be a multi-hot matrix of 0/1 values")
     y = y.astype(np.int64)
     if int(folds) != folds or folds < 2:
-        raise ValueError(f"folds must be an integer ≥ 2, got {folds}")
+        raise UserError(f"folds must be an integer ≥ 2, got {folds}")
     folds = int(folds)
     names = [f"tag{j}" for j in range(y.shape[1])] if tag_names is None else [str(t) for t in tag_names]
     if len(names) != y.shape[1]:
-        raise ValueError(f"{len(names)} tag_names for {y.shape[1]} tag columns")
+        raise UserError(f"{len(names)} tag_names for {y.shape[1]} tag columns")
 
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     per_tag, skipped = {}, []
@@ -89,7 +90,7 @@ def tag_prediction_auc(features, tags, folds: int = 10, seed: int = 0, tag_names
         scores = cross_val_predict(model, x, y[:, j], cv=cv, method="decision_function")
         per_tag[name] = float(roc_auc_score(y[:, j], scores))
     if not per_tag:
-        raise ValueError(f"no tag has at least {folds} positives and {folds} negatives; use fewer folds")
+        raise UserError(f"no tag has at least {folds} positives and {folds} negatives; use fewer folds")
     return {"auc_mean": float(np.mean(list(per_tag.values()))), "auc_per_tag": per_tag, "skipped": skipped,
             "folds": folds}
 
@@ -139,13 +140,13 @@ def cosine_neighbours(query_vectors, database_vectors, k: int = 5, exclude_self:
     qv = _matrix(query_vectors, "query_vectors")
     db = _matrix(database_vectors, "database_vectors")
     if qv.shape[1] != db.shape[1]:
-        raise ValueError(f"query_vectors have {qv.shape[1]} dims but database_vectors have {db.shape[1]}")
+        raise UserError(f"query_vectors have {qv.shape[1]} dims but database_vectors have {db.shape[1]}")
     if exclude_self and qv.shape[0] != db.shape[0]:
-        raise ValueError(f"exclude_self needs the queries to be the database, got {qv.shape[0]} queries "
+        raise UserError(f"exclude_self needs the queries to be the database, got {qv.shape[0]} queries "
                          f"for {db.shape[0]} items")
     available = db.shape[0] - int(bool(exclude_self))
     if int(k) != k or not 1 <= k <= available:
-        raise ValueError(f"k must be between 1 and {available} (database size"
+        raise UserError(f"k must be between 1 and {available} (database size"
                          f"{' − 1 with exclude_self' if exclude_self else ''}), got {k}")
     k = int(k)
     qn, dn = _unit_rows(qv), _unit_rows(db)
@@ -188,25 +189,25 @@ def neighbour_table(query_ids: Sequence[int | str], names: Sequence[str], factor
     names = [str(n) for n in names]
     n = len(names)
     if not factor_sets:
-        raise ValueError("factor_sets is empty; give at least one {source: factors} entry")
+        raise UserError("factor_sets is empty; give at least one {source: factors} entry")
     units = {}
     for source, factors in factor_sets.items():
         f = _matrix(factors, f"factor_sets[{source!r}]")
         if f.shape[0] != n:
-            raise ValueError(f"factor_sets[{source!r}] has {f.shape[0]} rows but there are {n} names")
+            raise UserError(f"factor_sets[{source!r}] has {f.shape[0]} rows but there are {n} names")
         units[source] = _unit_rows(f)
     if int(k) != k or not 1 <= k <= n - 1:
-        raise ValueError(f"k must be between 1 and {n - 1} (number of items − 1), got {k}")
+        raise UserError(f"k must be between 1 and {n - 1} (number of items − 1), got {k}")
     k = int(k)
     rows = []
     for q in query_ids:
         if isinstance(q, str):
             hits = [i for i, name in enumerate(names) if name == q]
             if len(hits) != 1:
-                raise ValueError(f"query {q!r} matches {len(hits)} names; give its row index instead")
+                raise UserError(f"query {q!r} matches {len(hits)} names; give its row index instead")
             q = hits[0]
         if int(q) != q or not 0 <= q < n:
-            raise ValueError(f"query id {q} is not a row index in [0, {n})")
+            raise UserError(f"query id {q} is not a row index in [0, {n})")
         q = int(q)
         for source, u in units.items():
             s = np.clip(u[q] @ u.T, -1.0, 1.0)[None]
@@ -238,9 +239,9 @@ def tsne_embed(vectors, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
 
     x = _matrix(vectors, "vectors")
     if x.shape[0] < 4:
-        raise ValueError(f"t-SNE needs at least 4 vectors, got {x.shape[0]}")
+        raise UserError(f"t-SNE needs at least 4 vectors, got {x.shape[0]}")
     if perplexity <= 0:
-        raise ValueError(f"perplexity must be > 0, got {perplexity}")
+        raise UserError(f"perplexity must be > 0, got {perplexity}")
     perplexity = min(float(perplexity), (x.shape[0] - 1) / 3.0)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
     return tsne.fit_transform(x)
@@ -279,16 +280,16 @@ def tsne_plot(vectors, labels, label_names: Sequence[str], path, title: str = ""
     label_names = [str(n) for n in label_names]
     n = np.asarray(vectors).shape[0]
     if labels.shape != (n,):
-        raise ValueError(f"labels has shape {labels.shape}, expected ({n},) for {n} vectors")
+        raise UserError(f"labels has shape {labels.shape}, expected ({n},) for {n} vectors")
     if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < -1
                         or labels.max() >= len(label_names)):
-        raise ValueError(f"labels must be integers in [0, {len(label_names)}) (or -1 for unlabelled)")
+        raise UserError(f"labels must be integers in [0, {len(label_names)}) (or -1 for unlabelled)")
     if embedding is None:
         emb = tsne_embed(vectors, seed=seed, perplexity=perplexity)
     else:
         emb = np.asarray(embedding, dtype=np.float64)
         if emb.shape != (n, 2):
-            raise ValueError(f"embedding has shape {emb.shape}, expected ({n}, 2)")
+            raise UserError(f"embedding has shape {emb.shape}, expected ({n}, 2)")
 
     fig = Figure(figsize=(7.5, 6.0))
     ax = fig.add_subplot()

@@ -32,6 +32,7 @@ A codebook is one .npz file; its keys (all written by `fit_codebook`):
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import argparse
 import dataclasses
 import json
@@ -99,7 +100,7 @@ def load_codebook(path: str, mfcc_settings: dict | None = None) -> Codebook:
     """Read a codebook .npz; with `mfcc_settings`, a file fitted on other MFCC settings is a one-line ValueError
     naming every difference."""
     if not os.path.isfile(path):
-        raise ValueError(f"codebook {path} does not exist; make one with "
+        raise UserError(f"codebook {path} does not exist; make one with "
                          f"`python -m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out {path}`")
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -108,12 +109,12 @@ def load_codebook(path: str, mfcc_settings: dict | None = None) -> Codebook:
                             mfcc_settings=json.loads(str(z["mfcc_settings"])),
                             fit_settings=json.loads(str(z["fit_settings"])))
     except (OSError, KeyError, ValueError) as e:
-        raise ValueError(f"{path} is not a mirjax bag-of-words codebook ({type(e).__name__}: "
+        raise UserError(f"{path} is not a mirjax bag-of-words codebook ({type(e).__name__}: "
                          f"{(str(e).splitlines() or [''])[0]})") from None
     if mfcc_settings is not None:
         diff = _differences(book.mfcc_settings, mfcc_settings)
         if diff:
-            raise ValueError(f"codebook {path} was fitted with other MFCC settings than the front-end's: {diff}")
+            raise UserError(f"codebook {path} was fitted with other MFCC settings than the front-end's: {diff}")
     return book
 
 
@@ -159,7 +160,7 @@ def fit_pca(x: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray, np.
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     var = s ** 2 / max(x.shape[0] - 1, 1)
     if var.sum() <= 0:
-        raise ValueError("the word histograms of all clips are identical: nothing for PCA to keep")
+        raise UserError("the word histograms of all clips are identical: nothing for PCA to keep")
     ratio = var / var.sum()
     k = components_for_variance(ratio, variance)
     return mean, vt[:k], var[:k], ratio[:k]
@@ -194,7 +195,7 @@ def _clip_batches(dataset: str, split: str, data_dir: str | None, sample_rate: i
     if clips:
         yield np.pad(np.stack(clips), ((0, batch - len(clips)), (0, 0))), len(clips)
     if not length:
-        raise ValueError(f"split '{split}' of '{dataset}' is empty")
+        raise UserError(f"split '{split}' of '{dataset}' is empty")
 
 
 def _fit_settings(dataset: str, split: str, num_words: int, max_frames: int, variance: float, seed: int,
@@ -218,14 +219,14 @@ def fit_codebook(out: str, dataset: str = "scorebank/default", split: str = "tra
     settings = mfcc_bow_settings(**mfcc_kwargs)
     fit = _fit_settings(dataset, split, num_words, max_frames, variance, seed, num_iters)
     if not 0.0 < variance <= 1.0:
-        raise ValueError(f"variance must be in (0, 1]; got {variance}")
+        raise UserError(f"variance must be in (0, 1]; got {variance}")
     if num_words < 1 or max_frames < 1:
-        raise ValueError(f"num_words and max_frames must be positive; got {num_words}, {max_frames}")
+        raise UserError(f"num_words and max_frames must be positive; got {num_words}, {max_frames}")
     if os.path.exists(out):
         book = load_codebook(out)
         diff = _differences({**book.fit_settings, **book.mfcc_settings}, {**fit, **settings})
         if diff:
-            raise ValueError(f"{out} exists and was made with other settings: {diff}; pass another --out or delete it")
+            raise UserError(f"{out} exists and was made with other settings: {diff}; pass another --out or delete it")
         return _summary(out, book, time.time() - start, reused=True)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
@@ -237,7 +238,7 @@ def fit_codebook(out: str, dataset: str = "scorebank/default", split: str = "tra
     rng = np.random.default_rng(seed)
     sample = flat[np.sort(rng.choice(flat.shape[0], size=min(max_frames, flat.shape[0]), replace=False))]
     if num_words > sample.shape[0]:
-        raise ValueError(f"num_words={num_words} > the {sample.shape[0]} frames sampled from {dataset} {split}; "
+        raise UserError(f"num_words={num_words} > the {sample.shape[0]} frames sampled from {dataset} {split}; "
                          f"use fewer words or a larger split")
     mean, std = sample.mean(axis=0), np.maximum(sample.std(axis=0), _STD_FLOOR)
     log.info("k-means: %d words on %d frames of %d dims", num_words, sample.shape[0], dims)

@@ -18,6 +18,7 @@ users_per_chunk × num_items whatever the number of users; only the chunk's scor
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import functools
 from typing import Any, Callable
@@ -74,7 +75,7 @@ def _relevance_rows(relevant: Any) -> tuple[Callable[[int, int], np.ndarray], tu
         return (lambda a, b: csr[a:b].toarray() != 0), csr.shape
     dense = np.asarray(relevant)
     if dense.ndim != 2:
-        raise ValueError(f"relevant must be a (users, items) matrix, got shape {dense.shape}")
+        raise UserError(f"relevant must be a (users, items) matrix, got shape {dense.shape}")
     return (lambda a, b: dense[a:b] != 0), dense.shape
 
 
@@ -83,7 +84,7 @@ def metrics_from_scores(score_chunk: Callable[[int, int], jax.Array], relevant: 
     """Generic driver: `score_chunk(start, stop)` returns the (stop − start, num_items) scores of those users."""
     rows, (num_users, num_items) = _relevance_rows(relevant)
     if k < 1:
-        raise ValueError(f"k must be ≥ 1, got {k}")
+        raise UserError(f"k must be ≥ 1, got {k}")
     k = min(k, num_items)
     aps, aucs = [], []
     step = max(1, users_per_chunk)
@@ -91,7 +92,7 @@ def metrics_from_scores(score_chunk: Callable[[int, int], jax.Array], relevant: 
         stop = min(start + step, num_users)
         scores = jnp.asarray(score_chunk(start, stop), jnp.float32)
         if scores.shape != (stop - start, num_items):
-            raise ValueError(f"scores for users {start}:{stop} have shape {scores.shape}, "
+            raise UserError(f"scores for users {start}:{stop} have shape {scores.shape}, "
                              f"expected {(stop - start, num_items)}")
         pad = step - (stop - start)  # keep one compiled shape: pad the last chunk with users that have no items
         rel = np.pad(rows(start, stop), ((0, pad), (0, 0)))
@@ -116,7 +117,7 @@ def ranking_metrics(user_factors: Any, item_factors: Any, relevant: Any, k: int 
     y = jnp.asarray(item_factors, jnp.float32)
     _, shape = _relevance_rows(relevant)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or shape != (x.shape[0], y.shape[0]):
-        raise ValueError(f"factors {x.shape}, {y.shape} do not match relevance {shape}")
+        raise UserError(f"factors {x.shape}, {y.shape} do not match relevance {shape}")
     return metrics_from_scores(lambda a, b: x[a:b] @ y.T, relevant, k, users_per_chunk)
 
 

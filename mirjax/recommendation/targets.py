@@ -26,6 +26,7 @@ order, checked by count when training starts):
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
@@ -92,7 +93,7 @@ def build_targets(listening: str = "scorebank_listening/default", out: str = "",
     from mirjax.recommendation.wmf import balance_factors, fit_wmf
 
     if not out:
-        raise ValueError("targets: give an output file (--out FILE.npz)")
+        raise UserError("targets: give an output file (--out FILE.npz)")
     if os.path.exists(out):
         meta = load_targets(out).meta
         if meta.get("listening") == listening and meta.get("params") == dataclasses.asdict(params):
@@ -106,7 +107,7 @@ def build_targets(listening: str = "scorebank_listening/default", out: str = "",
     plays, item_keys, _ = listening_lib.load_matrix(lb, data_dir)
     audio_name = lb.info.metadata.get("scorebank")
     if not audio_name:
-        raise ValueError(f"{listening} names no audio dataset (metadata 'scorebank'); targets need the clips")
+        raise UserError(f"{listening} names no audio dataset (metadata 'scorebank'); targets need the clips")
     bar = tqdm(total=params.num_iterations, desc="WMF (ALS)", unit="it", disable=not progress)
     result = fit_wmf(plays, params.num_factors, params.alpha, params.epsilon, lambda_reg=params.lambda_reg,
                      num_iterations=params.num_iterations, seed=params.seed, solver=params.solver,
@@ -122,7 +123,7 @@ def build_targets(listening: str = "scorebank_listening/default", out: str = "",
         keys = listening_lib.read_split_clips(sb, split)["keys"]
         missing = [k for k in keys if k not in column]
         if missing:
-            raise ValueError(f"{audio_name} {split}: clip {missing[0]} has no column in {listening} "
+            raise UserError(f"{audio_name} {split}: clip {missing[0]} has no column in {listening} "
                              f"({len(missing)} missing); rebuild the listening data")
         cols = np.asarray([column[k] for k in keys], np.int64)
         sub = plays_csc[:, cols].tocsc()
@@ -159,7 +160,7 @@ class Targets:
 
     def split(self, name: str) -> dict[str, np.ndarray]:
         if name not in self.splits:
-            raise ValueError(f"targets of {self.meta.get('dataset')} have no split '{name}'; "
+            raise UserError(f"targets of {self.meta.get('dataset')} have no split '{name}'; "
                              f"splits: {', '.join(self.splits)}")
         return self.splits[name]
 
@@ -194,7 +195,7 @@ def load_targets(path: str) -> Targets:
                 data = {k: f[k] for k in f.files}
             meta = json.loads(str(data.pop("meta")))
         except (ValueError, KeyError, OSError) as e:
-            raise ValueError(f"{path} is not a mirjax targets file ({e})") from None
+            raise UserError(f"{path} is not a mirjax targets file ({e})") from None
         splits: dict[str, dict[str, np.ndarray]] = {}
         for k, v in data.items():
             if "/" in k:

@@ -35,6 +35,7 @@ defaults to 50, the thesis's subset setting (400 on the full set, §4.6.2). The 
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import functools
 from typing import Any, Callable, NamedTuple
@@ -77,15 +78,15 @@ def as_interactions(data: Any, shape: tuple[int, int] | None = None, name: str =
     if hasattr(data, "tocoo"):
         coo = data.tocoo()
         if shape is not None and tuple(shape) != tuple(coo.shape):
-            raise ValueError(f"bad {name}: shape {tuple(shape)} expected, the sparse matrix has {tuple(coo.shape)}")
+            raise UserError(f"bad {name}: shape {tuple(shape)} expected, the sparse matrix has {tuple(coo.shape)}")
         rows, cols, values, shape = coo.row, coo.col, coo.data, coo.shape
     else:
         try:
             rows, cols, values = data
         except (TypeError, ValueError):
-            raise ValueError(f"bad {name}: need a scipy.sparse matrix or a (rows, cols, values) triple") from None
+            raise UserError(f"bad {name}: need a scipy.sparse matrix or a (rows, cols, values) triple") from None
         if shape is None:
-            raise ValueError(f"bad {name}: a (rows, cols, values) triple needs shape=(num_rows, num_cols)")
+            raise UserError(f"bad {name}: a (rows, cols, values) triple needs shape=(num_rows, num_cols)")
     rows, cols, values = np.asarray(rows), np.asarray(cols), np.asarray(values, np.float64)
     shape = (int(shape[0]), int(shape[1]))
     problems = []
@@ -103,7 +104,7 @@ def as_interactions(data: Any, shape: tuple[int, int] | None = None, name: str =
     if min(shape) < 1:
         problems.append(f"shape {shape} must have at least one row and one column")
     if problems:
-        raise ValueError(f"bad {name}: " + "; ".join(problems))
+        raise UserError(f"bad {name}: " + "; ".join(problems))
     if drop_zeros:
         keep = values > 0
         rows, cols, values = rows[keep], cols[keep], values[keep]
@@ -119,7 +120,7 @@ def surplus_confidence(counts: Any, alpha: float = 2.0, epsilon: float = 1e-6,
     """Play counts r → surplus confidence s = c − 1 = α log(1 + r/ε) on the nonzeros (Eq. 4.2). Computed in
     float64 before the cast, since r/ε is ~1e6 with the demo ε."""
     if alpha < 0 or epsilon <= 0:
-        raise ValueError(f"need alpha ≥ 0 and epsilon > 0, got alpha={alpha}, epsilon={epsilon}")
+        raise UserError(f"need alpha ≥ 0 and epsilon > 0, got alpha={alpha}, epsilon={epsilon}")
     it = as_interactions(counts, shape)
     r = it.values.astype(np.float64)
     return it._replace(values=(alpha * np.log1p(r / epsilon)).astype(np.float32))
@@ -347,7 +348,7 @@ def wmf_objective(surplus: Any, user_factors: jax.Array, item_factors: jax.Array
     y = jnp.asarray(item_factors, jnp.float32)
     it = surplus if isinstance(surplus, Interactions) else _as_surplus(surplus, (x.shape[0], y.shape[0]))
     if it.shape != (x.shape[0], y.shape[0]):
-        raise ValueError(f"surplus confidence of shape {it.shape} does not match factors {x.shape} and {y.shape}")
+        raise UserError(f"surplus confidence of shape {it.shape} does not match factors {x.shape} and {y.shape}")
     return float(_objective_jit(x, y, *_padded_coo(it, chunk), jnp.float32(lambda_reg)))
 
 
@@ -408,9 +409,9 @@ def factorize(surplus: Any, num_factors: int = 50, lambda_reg: float = 1e-5, num
     `max_buckets` (support-size buckets per side) trade memory and padding against compiled shapes.
     """
     if solver not in ("exact", "cg"):
-        raise ValueError(f"solver must be 'exact' or 'cg', got {solver!r}")
+        raise UserError(f"solver must be 'exact' or 'cg', got {solver!r}")
     if num_factors < 1 or num_iterations < 0 or lambda_reg < 0 or cg_steps < 1 or max_buckets < 1:
-        raise ValueError("need num_factors ≥ 1, num_iterations ≥ 0, lambda_reg ≥ 0, cg_steps ≥ 1 and "
+        raise UserError("need num_factors ≥ 1, num_iterations ≥ 0, lambda_reg ≥ 0, cg_steps ≥ 1 and "
                          "max_buckets ≥ 1")
     it = _as_surplus(surplus, shape)
     num_users, num_items = it.shape
@@ -426,7 +427,7 @@ def factorize(surplus: Any, num_factors: int = 50, lambda_reg: float = 1e-5, num
     y = jnp.asarray(item_init, jnp.float32)
     x = jnp.zeros((num_users, num_factors), jnp.float32) if user_init is None else jnp.asarray(user_init, jnp.float32)
     if x.shape != (num_users, y.shape[1]) or y.shape != (num_items, num_factors):
-        raise ValueError(f"init shapes {x.shape}, {y.shape} do not match ({num_users}, {num_items}) × {num_factors}")
+        raise UserError(f"init shapes {x.shape}, {y.shape} do not match ({num_users}, {num_items}) × {num_factors}")
     x, y = jax.device_put(x, replicated), jax.device_put(y, replicated)
     lam = jnp.float32(lambda_reg)
     history = []

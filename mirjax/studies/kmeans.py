@@ -24,6 +24,7 @@ restarts (the thesis: 10).
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import json
 import logging
 import os
@@ -102,7 +103,7 @@ class Study:
             with open(path) as f:
                 saved = json.load(f)
             if saved["config"] != fp:
-                raise ValueError(f"{workdir} was made with another config; use another --out")
+                raise UserError(f"{workdir} was made with another config; use another --out")
             log.info("%s: done before, reusing %s", name, path)
             return saved["rows"]
         log.warning("%s", name)
@@ -264,7 +265,7 @@ def parse_variants(text: str) -> tuple[tuple[str, int], ...]:
     for item in text.split(","):
         rep, _, window = item.partition(":")
         if (rep, int(window or 1) if (window or "1").isdigit() else -1) not in VARIANTS:
-            raise ValueError(f"unknown variant '{item}'; valid: {', '.join(f'{r}:{w}' for r, w in VARIANTS)}")
+            raise UserError(f"unknown variant '{item}'; valid: {', '.join(f'{r}:{w}' for r, w in VARIANTS)}")
         out.append((rep, int(window or 1)))
     return tuple(out)
 
@@ -273,7 +274,7 @@ def main(args) -> None:
     parts = [p for p in (args.parts.split(",") if args.parts else PARTS)]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
-        raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid: {', '.join(PARTS)}")
+        raise UserError(f"unknown part(s) {', '.join(unknown)}; valid: {', '.join(PARTS)}")
     variants = parse_variants(getattr(args, "variants", ""))
     study = Study(args.out, args.dataset, args.quick, args.runs, args.data_dir)
     os.makedirs(args.out, exist_ok=True)

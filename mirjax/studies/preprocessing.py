@@ -18,6 +18,7 @@ Settings start from `configs/choi_preprocessing.py` (or `--config`); `--steps` o
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
@@ -71,7 +72,7 @@ def part_settings(part: str) -> list[Setting]:
         return [Setting(representation=r, fraction=f) for r in ("mel", "stft") for f in FRACTIONS]
     if part == "variance":
         return [Setting(init_seed=i) for i in range(VARIANCE_SEEDS)]
-    raise ValueError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
+    raise UserError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
 
 
 def make_config(base_spec: str, s: Setting, steps: int | None = None):
@@ -83,7 +84,7 @@ def make_config(base_spec: str, s: Setting, steps: int | None = None):
                 del fe[key]
         fe.name = "stft"
     elif s.representation != "mel":
-        raise ValueError(f"unknown representation '{s.representation}'")
+        raise UserError(f"unknown representation '{s.representation}'")
     fe.compression = "db" if s.log else "none"
     fe.weighting, fe.standardize, fe.scale = s.weighting, s.standardize, float(s.scale)
     c.dataset.train_fraction = s.fraction

@@ -27,6 +27,7 @@ times per run either way. The first-layer filters of any raw run can then be dra
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
@@ -98,7 +99,7 @@ def part_settings(part: str) -> list[Setting]:
         return [Setting("raw", nonlinearity=n) for n in NONLINEARITIES]
     if part == "table53":
         return [Setting("raw", pool=p, pool_size=k) for p, k in POOLINGS]
-    raise ValueError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
+    raise UserError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
 
 
 def make_config(s: Setting, dataset: str = "scorebank/default", steps: int | None = None,
@@ -112,7 +113,7 @@ def make_config(s: Setting, dataset: str = "scorebank/default", steps: int | Non
         c.model.nonlinearity = s.nonlinearity
         c.model.feature_pool, c.model.feature_pool_size = s.pool, s.pool_size
     else:
-        raise ValueError(f"unknown input '{s.input}'; valid: spectrogram, raw")
+        raise UserError(f"unknown input '{s.input}'; valid: spectrogram, raw")
     c.dataset.name = dataset
     if data_dir:
         c.dataset.data_dir = data_dir
@@ -202,7 +203,7 @@ def tabulate(part: str, rows: Sequence[dict[str, Any]]) -> tuple[str, list[dict[
         if l2 and mx:
             summary["max_below_l2"] = f"{sum(v < min(l2) for v in mx)}/{len(mx)}"
     else:
-        raise ValueError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
+        raise UserError(f"unknown part '{part}'; valid: {', '.join(PARTS)}")
     table = "\n".join(lines) + "\n"
     if summary:
         table += "\n" + ", ".join(f"{k} {v:+.4f}" if isinstance(v, float) else f"{k} {v}"

@@ -22,6 +22,7 @@ Steps (each resumable: a finished step is reused, a different setting refused):
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
@@ -214,7 +215,7 @@ def scorebank_clips(s: Setting, out: str, targets) -> tuple[dict[str, dict], lis
     clips = {split: read_split_clips(sb, split) for split in SPLITS}
     for split in SPLITS:
         if list(clips[split]["keys"]) != [str(k) for k in targets.split(split)["keys"]]:
-            raise ValueError(f"{out}/targets.npz does not match scorebank/{s.scorebank} {split}; remove it")
+            raise UserError(f"{out}/targets.npz does not match scorebank/{s.scorebank} {split}; remove it")
     return clips, list(sb.info.metadata["tag_names"])
 
 
@@ -278,7 +279,7 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
 
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
-        raise ValueError(f"unknown model '{unknown[0]}'; valid: {', '.join(MODELS)}")
+        raise UserError(f"unknown model '{unknown[0]}'; valid: {', '.join(MODELS)}")
     prepare(s, out)
     runs = []
     for m in models:

@@ -9,6 +9,7 @@ is reported on one line and recorded with its error; the others go on.
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
@@ -90,7 +91,7 @@ def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
         train_fn, eval_fn = train_fn or train_and_evaluate, eval_fn or evaluate
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
-        raise ValueError(f"study has duplicate run names: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        raise UserError(f"study has duplicate run names: {sorted(n for n in set(names) if names.count(n) > 1)}")
     rows = []
     for i, run in enumerate(runs, 1):
         workdir = os.path.join(out, "runs", run.name)
@@ -100,7 +101,7 @@ def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
                 row = json.load(f)
             diff = _first_difference(row.get("config"), fingerprint(run.config)) if "config" in row else None
             if diff:
-                raise ValueError(f"{workdir} was trained with another config ({diff}); use another --out")
+                raise UserError(f"{workdir} was trained with another config ({diff}); use another --out")
             eps = train_throughput(workdir, run.config.train.batch_size)  # derived: recomputed from the run's log
             row.update(train_examples_per_sec=eps, seconds_per_2500_examples=2500 / eps if eps else math.nan)
             rows.append(row)
@@ -112,7 +113,7 @@ def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
             with open(config_path) as f:
                 diff = _first_difference(fingerprint(ml_collections.ConfigDict(json.load(f))), fingerprint(run.config))
             if diff:
-                raise ValueError(f"{workdir} holds an unfinished run with another config ({diff}); use another --out")
+                raise UserError(f"{workdir} holds an unfinished run with another config ({diff}); use another --out")
         log.warning("[%d/%d] %s", i, len(runs), run.name)
         if not sys.stderr.isatty():  # a sweep in the background logs lines, not progress bars
             run.config.train.progress = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Any, Callable, Mapping
 
 import jax
@@ -16,7 +17,7 @@ def parse_piecewise(spec: Mapping[Any, float] | str) -> dict[int, float]:
         spec = {int(s): float(v) for s, v in items}
     out = {int(s): float(v) for s, v in dict(spec).items()}
     if 0 not in out:
-        raise ValueError("optim.lr_schedule must give the learning rate at step 0, e.g. {0: 0.01, 500: 0.001}")
+        raise UserError("optim.lr_schedule must give the learning rate at step 0, e.g. {0: 0.01, 500: 0.001}")
     return dict(sorted(out.items()))
 
 
@@ -75,9 +76,9 @@ def make_optimizer(c: ml_collections.ConfigDict, num_steps: int) -> tuple[optax.
                                                                           optax.Schedule]:
     """Optimizer for `config.optim`; weight decay is masked off biases and BN parameters."""
     if c.schedule not in SCHEDULES:
-        raise ValueError(f"unknown optim.schedule '{c.schedule}'; valid: {', '.join(SCHEDULES)}")
+        raise UserError(f"unknown optim.schedule '{c.schedule}'; valid: {', '.join(SCHEDULES)}")
     if c.name not in OPTIMIZERS:
-        raise ValueError(f"unknown optim.name '{c.name}'; valid: {', '.join(OPTIMIZERS)}")
+        raise UserError(f"unknown optim.name '{c.name}'; valid: {', '.join(OPTIMIZERS)}")
     schedule = SCHEDULES[c.schedule](c, num_steps)
     parts = []
     if c.grad_clip_norm > 0:

@@ -4,6 +4,7 @@ collectives): the batch is sharded along 'data', the state is replicated, XLA in
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 import os
 from typing import Any
 
@@ -35,7 +36,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def per_process_batch(global_batch: int) -> int:
     n = jax.device_count()
     if global_batch % n:
-        raise ValueError(f"train.batch_size={global_batch} must be divisible by the {n} devices")
+        raise UserError(f"train.batch_size={global_batch} must be divisible by the {n} devices")
     return global_batch // jax.process_count()
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from mirjax.errors import UserError
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -30,7 +31,7 @@ def _wpe(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:
     """Dieleman Eq. 4.5 with the user factors fixed: Σ_u c_ui (p_ui − x_uᵀy'_i)² per clip, from the clip's
     quadratic ŷᵀAŷ − 2bᵀŷ + k (`mirjax.recommendation.targets`), a mean over users and clips."""
     if "wpe_gram" not in labels:
-        raise ValueError("train.loss=wpe needs targets built with the WPE quadratics (targets --wpe)")
+        raise UserError("train.loss=wpe needs targets built with the WPE quadratics (targets --wpe)")
     quad = jnp.einsum("bi,bij,bj->b", pred, labels["wpe_gram"], pred)
     return (quad - 2.0 * jnp.sum(labels["wpe_b"] * pred, axis=-1) + labels["wpe_const"]).mean()
 
@@ -44,9 +45,9 @@ ACTIVATIONS: dict[str, str] = {"multilabel": "sigmoid", "multiclass": "softmax",
 def loss_name(task: str, loss: str = "") -> str:
     """The loss a task trains with: `loss` if given and valid for the task, else the task's default."""
     if task not in TASK_LOSSES:
-        raise ValueError(f"unknown dataset.task '{task}'; valid: {', '.join(TASK_LOSSES)}")
+        raise UserError(f"unknown dataset.task '{task}'; valid: {', '.join(TASK_LOSSES)}")
     if loss and loss not in TASK_LOSSES[task]:
-        raise ValueError(f"config key 'train.loss'={loss!r} does not fit dataset.task={task}; valid: "
+        raise UserError(f"config key 'train.loss'={loss!r} does not fit dataset.task={task}; valid: "
                          f"{', '.join(TASK_LOSSES[task])}")
     return loss or TASK_LOSSES[task][0]
 
