@@ -12,6 +12,8 @@ from typing import Any
 
 import ml_collections
 
+from mirjax.errors import UserError
+
 # Sub-dicts whose keys are free-form (checked elsewhere): model/frontend kwargs are checked against the
 # registered function's signature; `lr_schedule` is a {step: lr} dict.
 _FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
