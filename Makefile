@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
 	# Install quirk: tinysoundfont declares a dependency on pyaudio (playback only, which we never use),
-	# and pyaudio fails to build without portaudio headers, so it goes in without its dependencies.
+	# and pyaudio fails to build without portaudio headers, so it goes in without its dependencies. It is not in
+	# pyproject.toml's dependencies for the same reason; building scorebank without it is a one-line error.
 	$(PY) -m pip install -q --no-deps "tinysoundfont>=0.3.7"
 	touch $(STAMP)
 

@@ -1,22 +1,9 @@
-"""Train (or resume) an experiment: python train.py --config configs/NAME.py[:ARG] --workdir DIR
-[--config.KEY=VALUE ...]"""
+"""Train (or resume) an experiment: `python train.py --config configs/NAME.py[:ARG] --workdir DIR
+[--config.KEY=VALUE ...]`, the same as `mirjax train …` (this file is kept for the design card)."""
 
-from absl import flags
+import sys
 
-from mirjax import cli
-
-cli.define_flags()
-FLAGS = flags.FLAGS
-
-
-def main() -> int:
-    from mirjax.training import sharding, trainer
-    sharding.maybe_initialize_distributed()
-    result = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    figs = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "step")
-    print(f"trained to step {result['step']} in {FLAGS.workdir}" + (f"; validation {figs}" if figs else ""))
-    return 0
-
+from mirjax.cli import main
 
 if __name__ == "__main__":
-    cli.run(main)
+    sys.exit(main(["train", *sys.argv[1:]]))

@@ -8,7 +8,6 @@ The pipeline must keep up with the step: the ratio pipeline/step should be > 1.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import time
@@ -18,20 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import jax  # noqa: E402
 
 
-def load_config(spec: str):
-    path, _, arg = spec.partition(":")
-    mod_spec = importlib.util.spec_from_file_location("cfg", path)
-    mod = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(mod)
-    return mod.get_config(arg or None)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/default.py")
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args()
 
+    from mirjax.config import load_config
     from mirjax.data import pipeline
     from mirjax.training import setup, sharding
     from mirjax.training.optim import make_optimizer

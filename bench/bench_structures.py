@@ -64,11 +64,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args()
 
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "choi_structures_cfg", os.path.join(os.path.dirname(__file__), "..", "configs", "choi_structures.py"))
-    cfg = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cfg)
+    from mirjax.config import load_config
+    from mirjax.models.choi_structures import STRUCTURES
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {jax.devices()[0].platform} "
           f"× {jax.device_count()}; setting {args.setting}, batch {args.batch}, {args.steps} timed steps")
@@ -76,9 +73,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes.split(","):
         rows = {}
-        for structure in cfg.STRUCTURES:
-            rows[structure] = step_throughput(cfg.get_config(f"{structure},{size},{args.setting}"), args.batch,
-                                              args.steps)
+        for structure in STRUCTURES:
+            config = load_config(f"configs/choi_structures.py:{structure},{size},{args.setting}")
+            rows[structure] = step_throughput(config, args.batch, args.steps)
         ref = rows["k2c2"][0]
         for structure, (eps, n, shape) in rows.items():
             print(f"| {structure} | {size} | {n:,} | {shape[0]} × {shape[1]} | {eps:.2f} | {eps / ref:.2f}× | "

@@ -11,15 +11,18 @@ CPU budget: the thesis trains on 29-s MSD clips to convergence; here each run is
 crops (≈ 2 epochs of scorebank/default, ≈ 1.5 min on 2 cores). To keep the 257-bin STFT affordable both
 representations use a 512-point FFT with a 512-sample hop at 16 kHz (94 frames per crop): the STFT has the
 thesis's 257 bins, the mel spectrogram its 96. More steps: `--config.train.num_steps=…` or `--steps` of the study.
-Arg: a scorebank config, e.g. `configs/choi_preprocessing.py:tiny`.
+Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/choi_preprocessing.py:tiny` or
+`configs/choi_preprocessing.py:scorebank=tiny`.
 """
 
+from configs.common import parse_arg
 from mirjax.config import base_config
 
 
 def get_config(arg: str | None = None):
+    arg = parse_arg(arg, scorebank="default")
     c = base_config()
-    c.dataset.name = f"scorebank/{arg or 'default'}"
+    c.dataset.name = f"scorebank/{arg.scorebank}"
     c.dataset.crop_seconds = 3.0
     c.frontend.update(dict(name="logmel", sample_rate=16000, n_fft=512, hop_length=512, n_mels=96,
                            compression="db", top_db=80.0, weighting="per_frequency", standardize="sample",

@@ -1,6 +1,7 @@
 """Choi's structure comparison (thesis Ch. 4): k1c2, k2c1, k2c2 or CRNN at a Table 4-A size, on a dataset setting.
 
-Arg: `STRUCTURE,SIZE[,SETTING]`, e.g. `configs/choi_structures.py:crnn,1M` or `…:k2c2,0.1M,quick`.
+Arg: `[STRUCTURE[,SIZE[,SETTING]]]` (default `k2c2,1M,scorebank`; by name too: `…:crnn,setting=msd`),
+e.g. `configs/choi_structures.py:crnn,1M` or `…:k2c2,0.1M,quick`.
 
   STRUCTURE  k1c2 | k2c1 | k2c2 | crnn            (mirjax/models/choi_structures.py)
   SIZE       0.1M | 0.25M | 0.5M | 1M | 3M        (Table 4-A widths)
@@ -15,14 +16,13 @@ Arg: `STRUCTURE,SIZE[,SETTING]`, e.g. `configs/choi_structures.py:crnn,1M` or `�
              mtt / mtt_clean:     magnatagatune/original_12k or /clean_12k with the same input as msd
 
 The thesis gives no batch size or learning rate; we use Adam 1e-3 (Keras's default) with batch 32
-(spec/choi_thesis.md §9.8). Early stopping follows §4.2: validate once per epoch, stop at the first epoch without
+(Choi thesis Ch. 4). Early stopping follows Choi thesis §4.3: validate once per epoch, stop at the first epoch without
 improvement (`train.early_stopping_patience=1`).
 """
 
+from configs.common import choice, parse_arg
 from mirjax.config import base_config
-from mirjax.models.choi_structures import SIZES
-
-STRUCTURES = ("k1c2", "k2c1", "k2c2", "crnn")
+from mirjax.models.choi_structures import SIZES, STRUCTURES
 
 # The thesis's input (Ch. 4): 12 kHz, 512-point FFT, hop 256, 96 mels up to 6 kHz, dB; 29.12 s = 1366 frames.
 THESIS_FRONTEND = dict(name="logmel", sample_rate=12000, n_fft=512, hop_length=256, n_mels=96, fmax=6000.0,
@@ -37,22 +37,11 @@ REAL = {"msd": ("msd_lastfm50/default", 201_680), "mtt": ("magnatagatune/origina
         "mtt_clean": ("magnatagatune/clean_12k", 15_247)}
 
 
-def parse_arg(arg: str | None) -> tuple[str, str, str]:
-    parts = (arg or "k2c2,1M").split(",")
-    structure, size = parts[0], parts[1] if len(parts) > 1 else "1M"
-    setting = parts[2] if len(parts) > 2 else "scorebank"
-    if structure not in STRUCTURES:
-        raise ValueError(f"configs/choi_structures.py: unknown structure '{structure}'; valid: {', '.join(STRUCTURES)}")
-    if size not in SIZES:
-        raise ValueError(f"configs/choi_structures.py: unknown size '{size}'; valid: {', '.join(SIZES)}")
-    if setting not in ("scorebank", "quick", *REAL):
-        raise ValueError(f"configs/choi_structures.py: unknown setting '{setting}'; valid: scorebank, quick, "
-                         f"{', '.join(REAL)}")
-    return structure, size, setting
-
-
 def get_config(arg: str | None = None):
-    structure, size, setting = parse_arg(arg)
+    arg = parse_arg(arg, structure="k2c2", size="1M", setting="scorebank")
+    structure = choice("structure", arg.structure, STRUCTURES)
+    size = choice("size", arg.size, SIZES)
+    setting = choice("setting", arg.setting, ("scorebank", "quick", *REAL))
     c = base_config()
     c.model.update(dict(name=structure, size=size, input_norm="frequency"))
     c.optim.update(dict(name="adam", learning_rate=1e-3, schedule="constant"))

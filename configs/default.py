@@ -8,18 +8,21 @@ and it trains faster on CPU because its widest layers see the smallest maps.
 
 Input as in the Choi thesis (log-mel, 96 bins, dB, per-frequency standardisation) but at 16 kHz, with a
 32-ms hop (n_fft 1024, hop 512) and on 3-s crops of the 10-s clips, so that the demo trains on two CPU cores in
-about 12 minutes; time pools shrink accordingly (94 frames → 47 → 23 → 11 → 5 → 2, then a global max).
+8 min 42 s (docs/results.md); time pools shrink accordingly (94 frames → 47 → 23 → 11 → 5 → 2, then a global max).
 The thesis's 29-s, hop-256 setting is `--config.frontend.n_fft=512 --config.frontend.hop_length=256`
 with `model.time_pools=(4,4,5,4,4)` and `dataset.crop_seconds=29.1`.
-Arg: a dataset config of scorebank, e.g. `configs/default.py:tiny`.
+Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/default.py:tiny` or
+`configs/default.py:scorebank=tiny`.
 """
 
+from configs.common import parse_arg
 from mirjax.config import base_config
 
 
 def get_config(arg: str | None = None):
+    arg = parse_arg(arg, scorebank="default")
     c = base_config()
-    c.dataset.name = f"scorebank/{arg or 'default'}"
+    c.dataset.name = f"scorebank/{arg.scorebank}"
     c.dataset.crop_seconds = 3.0
     c.frontend.update(dict(name="logmel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=96,
                            compression="db", top_db=80.0))

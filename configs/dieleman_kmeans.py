@@ -1,13 +1,14 @@
 """Dieleman thesis Ch. 3: multiscale spherical K-means features + a supervised learner (Table 3.1).
 
-Arg: `REPRESENTATION,WINDOW,MEANS[,TASK[,SCOREBANK]]` — one of the 28 architectures of §3.6:
-REPRESENTATION gaussian | laplacian | multires, WINDOW 1 | 2 | 4 frames, MEANS 200 | 500 | 1000 | pca.
+Arg: `REPRESENTATION,WINDOW,MEANS[,TASK[,SCOREBANK]]` (default `laplacian,1,500,tags,default`; keys by name
+too: `…:gaussian,2,1000,scorebank=tiny`) — one of the 28 architectures of §3.6: REPRESENTATION gaussian |
+laplacian | multires, WINDOW 1 | 2 | 4 frames, MEANS 200 | 500 | 1000 (any count) | pca.
 TASK (default `tags`):
   tags   scorebank tag prediction, the tag MLP (MTAT/MSD column of Table 3.1)
   style  scorebank style classification with the GTZAN genre MLP (100 epochs)
   nca    scorebank 50-d NCA with works as classes (the MTAT-artist column; clips of one work are "same artist")
   mtt    MagnaTagATune tagging, parts 1–12 / 13 / 14–16 (`magnatagatune/original`, needs the user's files)
-  gtzan  GTZAN genres, fold 0 of 5 (`gtzan/5fold_0`; `--config.dataset.name=gtzan/5fold_3` for the others)
+  gtzan  GTZAN genres, fold 0 of 5 (`gtzan_genres/5fold_0`; `--config.dataset.name=gtzan_genres/5fold_3` for the others)
 SCOREBANK: `default` (default) or `tiny` for the scorebank tasks.
 
     python -m mirjax.features --config configs/dieleman_kmeans.py:laplacian,1,500 --workdir /tmp/km
@@ -15,7 +16,9 @@ SCOREBANK: `default` (default) or `tiny` for the scorebank tasks.
     … --config.features.freq_invariance=12   (§3.5.5)     … --config.features.layers=3   (§3.5.6)
 """
 
+from configs.common import choice, error, parse_arg
 from mirjax.features.config import feature_config
+from mirjax.features.extraction import REPRESENTATIONS
 
 REFERENCE = feature_config  # the schema of `python -m mirjax.features` configs, not train.py's
 
@@ -25,7 +28,7 @@ TASKS = {
     "style": ("scorebank/{sb}", "style", "multiclass", 16000, 0.0, "genre"),
     "nca": ("scorebank/{sb}", "work_id", "nca", 16000, 0.0, "nca"),
     "mtt": ("magnatagatune/original", "tags", "multilabel", 16000, 29.0, "mlp"),
-    "gtzan": ("gtzan/5fold_0", "genre", "multiclass", 22050, 30.0, "genre"),
+    "gtzan": ("gtzan_genres/5fold_0", "genre", "multiclass", 22050, 30.0, "genre"),
 }
 # Table 3.1: learning rate, weight decay, min / max epochs, patience, fixed epochs, hidden units
 TABLE_3_1 = {
@@ -40,18 +43,15 @@ TABLE_3_1 = {
 
 
 def get_config(arg: str | None = None):
-    parts = (arg or "laplacian,1,500").split(",")
-    if len(parts) < 3:
-        raise ValueError(f"configs/dieleman_kmeans.py needs REPRESENTATION,WINDOW,MEANS[,TASK[,SCOREBANK]], got '{arg}'")
-    representation, window, means = parts[0], int(parts[1]), parts[2]
-    task = parts[3] if len(parts) > 3 else "tags"
-    if task not in TASKS:
-        raise ValueError(f"unknown task '{task}' in configs/dieleman_kmeans.py; valid: {', '.join(TASKS)}")
-    name, label, kind, rate, seconds, column = TASKS[task]
+    arg = parse_arg(arg, representation="laplacian", window=1, means="500", task="tags", scorebank="default")
+    choice("representation", arg.representation, REPRESENTATIONS)
+    name, label, kind, rate, seconds, column = TASKS[choice("task", arg.task, TASKS)]
+    if arg.means != "pca" and not (arg.means.isdigit() and int(arg.means) > 0):
+        raise error(f"MEANS must be a positive count or 'pca', got '{arg.means}'")
     c = feature_config()
-    c.dataset.update(dict(name=name.format(sb=parts[4] if len(parts) > 4 else "default"), label_key=label,
-                          task=kind, sample_rate=rate, clip_seconds=seconds))
-    c.features.update(dict(representation=representation, window=window,
-                           num_means=0 if means == "pca" else int(means)))
+    c.dataset.update(dict(name=name.format(sb=arg.scorebank), label_key=label, task=kind, sample_rate=rate,
+                          clip_seconds=seconds))
+    c.features.update(dict(representation=arg.representation, window=arg.window,
+                           num_means=0 if arg.means == "pca" else int(arg.means)))
     c.downstream.update(TABLE_3_1[column])
     return c

@@ -1,6 +1,6 @@
 """Dieleman Ch. 4 (van den Oord, Dieleman & Schrauwen 2013): predicting WMF latent factors from audio.
 
-Arg: `MODEL[,SCOREBANK]` with MODEL one of
+Arg: `[MODEL[,SCOREBANK]]` (default `cnn_mse,default`; by name too: `…:bow_mlp,scorebank=tiny`) with MODEL one of
 
 * `cnn_mse`, `cnn_wpe`: the §4.5.2 CNN on 3-s log-mel windows (128 bands, window 1024, hop 512, log(1 + 10⁴x)):
   conv 128×6 → max-pool 4 → conv 128×6 → max-pool 5 → dense 400 → 50 linear outputs, trained with the MSE
@@ -15,7 +15,7 @@ SCOREBANK: tiny | default (the scorebank build; default `default`). The targets 
 codebook `python -m mirjax.recommendation.bow --dataset scorebank/SCOREBANK`'s; `--config.dataset.targets=…`
 and `--config.frontend.codebook=…` point elsewhere.
 
-Not in the thesis (spec §4.4: "not stated"): optimiser, learning rate, batch size, number of updates,
+Not in the thesis (Dieleman thesis §4.5 leaves them open): optimiser, learning rate, batch size, number of updates,
 initialisation, input normalisation, model selection. We use Adam 10⁻³ → cosine decay, batch 32, keep the
 checkpoint with the best recommendation AUC on the validation clips (validation users' plays of clips the
 regressor never trained on; R² of the factors would favour MSE over WPE by construction), and standardise each mel band (`model.input_norm=frequency`, a parameter-free batch
@@ -26,21 +26,19 @@ frames here (thesis ≈ 130): 94 → conv 6 → 89 → pool 4 → 22 → conv 6 
 the dense layer.
 """
 
+from configs.common import choice, parse_arg
 from mirjax.config import base_config
-
-MODELS = ("cnn_mse", "cnn_wpe", "bow_linear", "bow_mlp")
+from mirjax.studies.recommendation import MODELS
 
 
 def get_config(arg: str | None = None):
-    model, _, scorebank = (arg or "cnn_mse").partition(",")
-    if model not in MODELS:
-        raise ValueError(f"configs/dieleman_recommend.py: unknown model '{model}'; valid: {', '.join(MODELS)}")
-    scorebank = scorebank or "default"
+    arg = parse_arg(arg, model="cnn_mse", scorebank="default")
+    model, scorebank = choice("model", arg.model, MODELS), arg.scorebank
     from mirjax.recommendation.targets import default_path
 
     c = base_config()
     c.dataset.name = f"scorebank/{scorebank}"
-    c.dataset.task = "regression"
+    c.dataset.task = "factors"
     c.dataset.targets = default_path(f"scorebank_listening/{scorebank}")
     c.optim.name = "adam"
     c.optim.learning_rate = 1e-3

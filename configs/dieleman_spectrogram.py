@@ -1,16 +1,19 @@
 """Dieleman's Ch. 5 spectrogram tagger (32×8 → pool 4 → 32×8 → pool 4 → 100 → tags) on 128-band mel
 spectrograms with log(1 + 10⁴·x), window 256 / stride 256 (the best row of Table 5.1), 3-s crops.
 
-Learning rate and momentum are not in the thesis; we use Nesterov SGD (spec §9.2: pick and document).
-Arg: a dataset config of scorebank, e.g. `configs/dieleman_spectrogram.py:tiny`.
+Learning rate and momentum are not in the thesis; we use Nesterov SGD (Dieleman thesis §5.4.1 gives neither).
+Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/dieleman_spectrogram.py:tiny` or
+`configs/dieleman_spectrogram.py:scorebank=tiny`.
 """
 
+from configs.common import parse_arg
 from mirjax.config import base_config
 
 
 def get_config(arg: str | None = None):
+    arg = parse_arg(arg, scorebank="default")
     c = base_config()
-    c.dataset.name = f"scorebank/{arg or 'default'}"
+    c.dataset.name = f"scorebank/{arg.scorebank}"
     c.dataset.crop_seconds = 3.0
     c.frontend.update(dict(name="logmel", sample_rate=16000, n_fft=256, hop_length=256, n_mels=128,
                            compression="log1p", log_c=1e4))

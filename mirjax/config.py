@@ -32,9 +32,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.dataset.name = "scorebank/default"  # a registered TFDS name[/config]
     c.dataset.data_dir = ""  # "" → $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets
     c.dataset.manual_dir = ""  # where a user put a real dataset's files (MagnaTagATune, GTZAN, …)
+    c.dataset.input_key = "audio"  # feature holding the model's input
+    c.dataset.input_kind = ""  # audio | image (mirjax.data.inputs); "" = from the feature's type
     c.dataset.label_key = "tags"  # feature holding the target
-    c.dataset.task = "multilabel"  # multilabel (sigmoid + BCE) | multiclass (softmax + CE) | regression
-    c.dataset.targets = ""  # task regression: a targets file (`python -m mirjax.recommendation targets`)
+    # a registered task (mirjax.tasks): multilabel (sigmoid + BCE) | multiclass (softmax + CE) | regression (MSE on
+    # the label feature) | factors (latent factors from `dataset.targets`, MSE or WPE; mirjax.recommendation)
+    c.dataset.task = "multilabel"
+    c.dataset.targets = ""  # task factors: a targets file (`mirjax recommend targets`)
     c.dataset.sample_rate = 16000
     c.dataset.crop_seconds = 3.0  # training crop length; eval uses evenly spaced crops of the same length
     c.dataset.pad_mode = "repeat"  # how clips shorter than a crop are padded: repeat | zero
@@ -66,8 +70,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_every = 500
     c.train.checkpoint_every = 500
     c.train.keep_checkpoints = 3
-    c.train.loss = ""  # "" → the task's own (bce | ce | mse); regression may use wpe (Dieleman Eq. 4.5)
-    c.train.best_metric = "roc_auc_macro"  # validation metric for keep-best and early stopping
+    c.train.loss = ""  # "" → the task's first (bce | ce | mse); factors may use wpe (Dieleman Eq. 4.5)
+    c.train.best_metric = ""  # validation metric for keep-best and early stopping; "" → the task's own
     c.train.early_stopping_patience = 0  # evaluations without improvement before stopping; 0 = off
     c.train.eval_crops = 4  # crops per clip in the periodic validation
     c.train.progress = True
@@ -130,19 +134,51 @@ def load_config(spec: str, reference: ml_collections.ConfigDict | None = None) -
     """`"configs/NAME.py[:ARG]"` → that file's `get_config(ARG)`, validated against `reference` (default: the
     file's `REFERENCE()` if it names one, else `base_config()`; what `--config` does, for studies and benchmarks
     that build many configs). A relative path is taken from the current directory, then from the repository
-    root."""
-    import importlib.util
+    root. A file in a package (a directory with `__init__.py`, like `configs/`) is imported as a module of that
+    package, with the package's parent directory put on `sys.path`, so that it may import its neighbours
+    (`from configs.common import parse_arg`) from any working directory."""
     import os
 
     path, _, arg = spec.partition(":")
     if not os.path.isabs(path) and not os.path.exists(path):
         path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise ConfigError(f"config file {spec.partition(':')[0]} not found")
-    mod_spec = importlib.util.spec_from_file_location(f"mirjax_config_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    module = _config_module(os.path.realpath(path))
+    if not callable(getattr(module, "get_config", None)):
+        raise ConfigError(f"config file {spec.partition(':')[0]} has no get_config(arg) function")
     config = module.get_config(arg or None)
     # A config file that is not a train.py experiment names its schema: `REFERENCE = feature_config`.
     validate(config, reference or getattr(module, "REFERENCE", base_config)())
     return config
+
+
+def _config_module(path: str):
+    """The module of the config file at (absolute) `path`: imported as `pkg.sub.name` when its directory is a
+    package, else executed on its own."""
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    parts = [os.path.splitext(os.path.basename(path))[0]]
+    root = os.path.dirname(path)
+    while os.path.isfile(os.path.join(root, "__init__.py")):
+        parts.insert(0, os.path.basename(root))
+        root = os.path.dirname(root)
+    if len(parts) == 1:
+        mod_spec = importlib.util.spec_from_file_location(f"mirjax_config_{abs(hash(path))}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
+        return module
+    top = sys.modules.get(parts[0])
+    if top is not None and os.path.join(root, parts[0]) not in [os.path.realpath(p) for p in getattr(
+            top, "__path__", [])]:
+        raise ConfigError(f"config file {path}: another package named '{parts[0]}' is already imported "
+                          f"(from {os.path.dirname(getattr(top, '__file__', None) or '?')})")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module(".".join(parts))
+    if os.path.realpath(getattr(module, "__file__", "") or "") != path:
+        raise ConfigError(f"config file {path}: importing '{'.'.join(parts)}' found {module.__file__} instead")
+    return module

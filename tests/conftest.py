@@ -1,10 +1,20 @@
-"""Shared fixtures: scorebank/tiny built once per test session into a fresh directory."""
+"""Shared fixtures: scorebank/tiny built once per test session into a fresh directory.
+
+The session's data cache is a fresh temporary directory: `MIRJAX_DATA_DIR` is set here, before any test module
+imports mirjax.data, so neither a fixture nor a CLI run in a subprocess can pick up a stale dataset from the
+user's ~/.cache/mirjax (or from a `MIRJAX_DATA_DIR` set in the shell)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+SESSION_DATA_DIR = tempfile.mkdtemp(prefix="mirjax-test-data-")
+os.environ["MIRJAX_DATA_DIR"] = SESSION_DATA_DIR
+atexit.register(shutil.rmtree, SESSION_DATA_DIR, ignore_errors=True)
 
 import pytest  # noqa: E402
 
@@ -27,13 +37,8 @@ def tiny_data_dir(tmp_path_factory) -> str:
 
 def tiny_config(data_dir: str, **overrides):
     """The default config shrunk to run in seconds on scorebank/tiny."""
-    import importlib.util
-    import pathlib
-    path = pathlib.Path(__file__).parent.parent / "configs" / "default.py"
-    spec = importlib.util.spec_from_file_location("default_config", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    c = mod.get_config("tiny")
+    from mirjax.config import load_config
+    c = load_config("configs/default.py:tiny")  # resolved from the repository root
     c.dataset.data_dir = data_dir
     c.dataset.crop_seconds = 1.0
     c.dataset.shuffle_buffer = 64

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mirjax import cli
 from mirjax.features.kmeans import assign, kmeans, kmeans_plusplus
 from mirjax.frontend.registry import make_frontend, mfcc_bow_settings, output_shape
 from mirjax.models import create_model
@@ -151,7 +152,7 @@ def test_cli_user_errors_are_one_line_and_exit_2(codebook, capsys, tmp_path):
     for argv, text in [(["--words", "8", "--out", out], "other settings"),
                        (["--out", str(tmp_path / "a_file" / "x.npz")], "a_file"),
                        (["--dataset", "no_such_dataset", "--out", str(tmp_path / "x.npz")], "no_such_dataset")]:
-        assert bow.main(argv) == 2
+        assert cli.main(["recommend", "codebook", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and text in err and "\n" not in err
 

@@ -57,14 +57,15 @@ FFT_DB_RANGE = 60.0  # dB below the frame peak within which spectra from audio a
         (2048, 512, None, 22050, 1, "reflect"),
         (512, 128, 400, 5000, 3, "reflect"),  # win_length < n_fft: centred zero-padded window
         (511, 128, None, 3001, None, "reflect"),  # odd n_fft
-        (512, 256, None, 6001, 3, "constant"),  # librosa >= 0.10's default padding
+        (512, 256, None, 6001, 3, "constant"),  # the default padding, librosa's
+        (2048, 512, None, 22050, None, "constant"),
     ],
 )
 def test_stft_matches_librosa(n_fft, hop, win_length, n, batch, pad_mode):
     y = _audio(1, batch, n, 16000)
     ref = _T(librosa.stft(y.astype(np.float64), n_fft=n_fft, hop_length=hop, win_length=win_length, pad_mode=pad_mode))
-    # "reflect" is mirjax's default: leave it out so the default itself is under test.
-    pad_kw = {} if pad_mode == "reflect" else {"pad_mode": pad_mode}
+    # "constant" is the default (librosa's): leave it out so the default itself is under test.
+    pad_kw = {} if pad_mode == "constant" else {"pad_mode": pad_mode}
     fn = jax.jit(functools.partial(F.stft, n_fft=n_fft, hop_length=hop, win_length=win_length, **pad_kw))
     ours = np.asarray(fn(y))
     assert ours.dtype == np.complex64 and ours.shape == ref.shape
@@ -84,7 +85,7 @@ def test_stft_last_frame_uses_whole_signal_reflect_padding():
     idx = np.arange(F.output_frames(n, hop))[:, None] * hop + np.arange(n_fft)[None, :]
     win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
     ref = np.fft.rfft(yp[:, idx] * win, axis=-1)
-    ours = np.asarray(F.stft(y, n_fft, hop))
+    ours = np.asarray(F.stft(y, n_fft, hop, pad_mode="reflect"))
     assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max()
     # The last frame on its own, relative to its own peak: a wrong pad mode or an off-by-one reflection
     # shows here (librosa's one-sample quirk, weighted by a window value of 4e-5, is below float32 noise).
@@ -152,11 +153,13 @@ MEL_CASES = [
 ]
 
 
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
 @pytest.mark.parametrize("sr,n_fft,hop,n_mels,fmin,fmax,htk,power,batch,n", MEL_CASES)
-def test_melspectrogram_matches_librosa(sr, n_fft, hop, n_mels, fmin, fmax, htk, power, batch, n):
+def test_melspectrogram_matches_librosa(sr, n_fft, hop, n_mels, fmin, fmax, htk, power, batch, n, pad_mode):
     y = _audio(n, batch, n, sr)
-    kw = dict(n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmin=fmin, fmax=fmax, power=power, htk=htk)
-    ref = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, pad_mode="reflect", **kw))
+    kw = dict(n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmin=fmin, fmax=fmax, power=power, htk=htk,
+              pad_mode=pad_mode)
+    ref = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, **kw))
     ours = np.asarray(jax.jit(functools.partial(F.melspectrogram, sample_rate=sr, **kw))(y))
     assert ours.shape == ref.shape and ours.dtype == np.float32
     assert ours.shape[-2] == F.output_frames(n, hop)
@@ -170,13 +173,13 @@ def test_melspectrogram_matches_librosa(sr, n_fft, hop, n_mels, fmin, fmax, htk,
 
 
 def test_melspectrogram_contract_call_with_librosa_defaults():
-    """The DESIGN.md contract call; librosa >= 0.10 pads with zeros by default, so pass pad_mode='constant'."""
+    """The design contract: the default call equals librosa's default call (zero padding) frame for frame."""
     sr, y = 22050, _audio(7, None, 22050, 22050)
     ref = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=2048, hop_length=512, n_mels=128)
-    ours = F.melspectrogram(y, sr, 2048, 512, 128, pad_mode="constant")
+    ours = F.melspectrogram(y, sr, 2048, 512, 128)
     _assert_power_close(ours, _T(ref))
-    # And the mirjax default (reflect) is really reflect, i.e. differs from zero padding at the edges only.
-    ours_reflect = np.asarray(F.melspectrogram(y, sr, 2048, 512, 128))
+    # And reflect, the option, is really reflect, i.e. differs from zero padding at the edges only.
+    ours_reflect = np.asarray(F.melspectrogram(y, sr, 2048, 512, 128, pad_mode="reflect"))
     assert not np.allclose(ours_reflect[0], ref[:, 0], rtol=1e-3)
     _assert_power_close(ours_reflect[4:-4], _T(ref)[4:-4])
 
@@ -227,7 +230,7 @@ def test_mfcc_matches_librosa(sr, n_fft, hop, n_mels, n_mfcc, htk, lifter, batch
     kw = dict(n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop, n_mels=n_mels, htk=htk, lifter=lifter)
     flat = y.reshape((-1, y.shape[-1])).astype(np.float64)
     # librosa applies top_db over its whole input, so feed it one example at a time.
-    ref = np.stack([librosa.feature.mfcc(y=v, sr=sr, pad_mode="reflect", **kw) for v in flat])
+    ref = np.stack([librosa.feature.mfcc(y=v, sr=sr, **kw) for v in flat])  # both with their default padding
     ref = _T(ref).reshape(y.shape[:-1] + _T(ref).shape[-2:])
     ours = jax.jit(functools.partial(F.mfcc, sample_rate=sr, **kw))(y)
     scale = 1.0 + (lifter / 2.0 if lifter else 0.0)  # liftering multiplies by at most this
@@ -255,7 +258,7 @@ def test_delta_rejects_bad_arguments():
 def test_mfcc_with_deltas_matches_librosa():
     sr = 16000
     y = _audio(5, None, 16000, sr)
-    M = librosa.feature.mfcc(y=y.astype(np.float64), sr=sr, n_mfcc=13, n_fft=512, hop_length=256, n_mels=40, pad_mode="reflect")
+    M = librosa.feature.mfcc(y=y.astype(np.float64), sr=sr, n_mfcc=13, n_fft=512, hop_length=256, n_mels=40)
     ref = _T(np.concatenate([M, librosa.feature.delta(M), librosa.feature.delta(M, order=2)], axis=0))
     ours = F.mfcc_with_deltas(y, sr, n_mfcc=13, n_fft=512, hop_length=256, n_mels=40)
     assert ours.shape == ref.shape == (F.output_frames(16000, 256), 39)
@@ -269,7 +272,7 @@ def test_mfcc_with_deltas_matches_librosa():
 def test_jit_vmap_and_leading_dims_match_librosa():
     sr, y = 16000, _audio(9, 6, 9000, 16000)
     ref = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=512, hop_length=256, n_mels=64, pad_mode="reflect"))
-    mel = functools.partial(F.melspectrogram, sample_rate=sr, n_fft=512, hop_length=256, n_mels=64)
+    mel = functools.partial(F.melspectrogram, sample_rate=sr, n_fft=512, hop_length=256, n_mels=64, pad_mode="reflect")
     _assert_power_close(jax.jit(mel)(y), ref)
     _assert_power_close(jax.jit(jax.vmap(mel))(y), ref)
     _assert_power_close(jax.jit(mel)(y.reshape(2, 3, -1)).reshape(ref.shape), ref)

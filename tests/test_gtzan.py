@@ -1,4 +1,4 @@
-"""gtzan: built from a tiny fake manual directory with the release's layout (10 genres × 6 real WAV/AU
+"""gtzan_genres: built from a tiny fake manual directory with the release's layout (10 genres × 6 real WAV/AU
 clips, one corrupt file, one listed-but-missing file), checked against the fake split lists and an
 independent recomputation of the folds.
 
@@ -8,6 +8,8 @@ Every clip is a sine at its own frequency, so an example's audio can be traced b
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,8 +17,8 @@ import soundfile as sf
 import tensorflow_datasets as tfds
 
 from builder_refs import build as _build, peak_hz as _peak_hz
-from mirjax.data import gtzan
-from mirjax.data import manual
+from mirjax import cli
+from mirjax.data import gtzan, manual
 
 SPLITS = ("train", "validation", "test")
 SR = 22050
@@ -215,7 +217,8 @@ def test_missing_split_file_is_one_line(fake, tmp_path):
         b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(m)))
     _one_line_error(e, str(m / "split" / "gtzan" / "valid_filtered.txt"), "MANUAL_DOWNLOAD_INSTRUCTIONS")
     # The CLI prints that line and exits 2.
-    assert gtzan.main(["--manual_dir", str(m), "--data_dir", str(tmp_path / "tfds_cli")]) == 2
+    assert cli.main(["data", "build", "gtzan_genres/fault_filtered", "--manual_dir", str(m), "--data_dir",
+                     str(tmp_path / "tfds_cli")]) == 2
 
 
 def test_missing_manual_dir_and_bad_lines_are_one_line(tmp_path):
@@ -233,3 +236,20 @@ def test_missing_manual_dir_and_bad_lines_are_one_line(tmp_path):
     with pytest.raises(manual.ManualDataError) as e:
         gtzan.read_filtered_list(str(bad))
     _one_line_error(e, "line 2", "folk/folk.00001.wav")
+
+
+def test_registered_name_is_free_of_tfds_own_gtzan():
+    """TFDS ships a builder named `gtzan`; importing it and `mirjax.data` in one process must work."""
+    assert gtzan.Gtzan.name == "gtzan_genres"
+    code = (
+        "import tensorflow_datasets as tfds, tensorflow_datasets.audio.gtzan as tg\n"
+        "import mirjax.data\n"
+        "from mirjax.data import gtzan\n"
+        "assert tfds.builder_cls('gtzan') is tg.GTZAN, tfds.builder_cls('gtzan')\n"
+        "assert tfds.builder_cls('gtzan_genres') is gtzan.Gtzan, tfds.builder_cls('gtzan_genres')\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -244,7 +244,8 @@ def test_run_tags_style_and_nca_on_tiny(tiny_data_dir, tmp_path):
 
 def test_cli_prints_the_result_and_rejects_unknown_keys_in_one_line(tiny_data_dir, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    base = [sys.executable, "-m", "mirjax.features", "--config", "configs/dieleman_kmeans.py:multires,1,10,tags,tiny",
+    base = [sys.executable, "-m", "mirjax", "features",
+            "--config", "configs/dieleman_kmeans.py:multires,1,10,tags,tiny",
             "--workdir", str(tmp_path), f"--config.dataset.data_dir={tiny_data_dir}", "--config.features.levels=2",
             "--config.downstream.max_epochs=2", "--config.downstream.min_epochs=1", "--config.downstream.hidden=8"]
     r = subprocess.run(base, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

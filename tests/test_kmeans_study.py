@@ -54,10 +54,10 @@ def test_grid_rows_table_and_a_failing_architecture(small_study, tmp_path):
 
 
 def test_cli_rejects_unknown_parts_and_variants(tmp_path, capsys):
-    from mirjax.studies.__main__ import main
-    assert main(["kmeans", "--out", str(tmp_path), "--parts", "grid,nope"]) == 2
+    from mirjax.cli import main
+    assert main(["study", "kmeans", "--out", str(tmp_path), "--parts", "grid,nope"]) == 2
     assert "unknown part(s) nope" in capsys.readouterr().err
-    assert main(["kmeans", "--out", str(tmp_path), "--variants", "laplacian:3"]) == 2
+    assert main(["study", "kmeans", "--out", str(tmp_path), "--variants", "laplacian:3"]) == 2
     assert "unknown variant 'laplacian:3'" in capsys.readouterr().err
     assert kmeans.parse_variants("laplacian:1,multires") == (("laplacian", 1), ("multires", 1))
     assert kmeans.parse_variants("") == kmeans.VARIANTS

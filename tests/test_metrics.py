@@ -2,7 +2,6 @@
 
 import json
 import os
-import time
 import zlib
 
 import numpy as np
@@ -86,20 +85,18 @@ def test_auc_hand_computed():
     assert pr_auc_per_tag(y, np.zeros(7))[0] == pytest.approx(3 / 7)  # one threshold: prevalence
 
 
-def test_large_matches_sklearn_and_is_fast():
+def test_large_matches_sklearn():
+    # Speed against sklearn on this size: bench/bench_metrics.py.
     rng = np.random.default_rng(2)
     y = _labels(rng, 30_000, 50)
     s = rng.random((30_000, 50)).astype(np.float32) + 0.1 * y
-    start = time.perf_counter()
     roc = roc_auc_per_tag(y, s)
     pr = pr_auc_per_tag(y, s)
-    elapsed = time.perf_counter() - start
     cols = [0, 17, 49]
     np.testing.assert_allclose(roc[cols], _sk_per_tag(skm.roc_auc_score, y[:, cols], s[:, cols]), atol=1e-10)
     np.testing.assert_allclose(
         pr[cols], _sk_per_tag(skm.average_precision_score, y[:, cols], s[:, cols]), atol=1e-10
     )
-    assert elapsed < 10.0, f"30k x 50 took {elapsed:.1f} s"  # loose: only catches O(n^2) regressions
 
 
 def test_degenerate_columns_are_nan_and_excluded():
@@ -247,6 +244,17 @@ def test_evenly_spaced_offsets(num_samples, crop, k, expected):
     offsets = evenly_spaced_offsets(num_samples, crop, k)
     np.testing.assert_array_equal(offsets, expected)
     assert np.issubdtype(offsets.dtype, np.integer)
+
+
+@pytest.mark.parametrize("num_samples, crop, k", [(12, 2, 4), (12, 2, 7), (12345, 1000, 7), (1000, 3, 6),
+                                                  (101, 1, 8), (50, 20, 9)])
+def test_evenly_spaced_offsets_are_rounded_not_truncated(num_samples, crop, k):
+    # Spacings that are not whole samples: the closed form rounds to the nearest sample (max offset 10, 4 crops:
+    # 0, 3.33, 6.67, 10 → 0, 3, 7, 10; 7 crops: 0, 1.67, 3.33, 5, 6.67, 8.33, 10 → 0, 2, 3, 5, 7, 8, 10).
+    expected = np.round(np.linspace(0.0, num_samples - crop, k)).astype(np.int64)
+    np.testing.assert_array_equal(evenly_spaced_offsets(num_samples, crop, k), expected)
+    if (num_samples, crop) == (12, 2):
+        assert list(expected) == ([0, 3, 7, 10] if k == 4 else [0, 2, 3, 5, 7, 8, 10])
 
 
 def test_evenly_spaced_offsets_cover_clip():

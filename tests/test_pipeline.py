@@ -57,17 +57,17 @@ def _ident(crop):
 def _by_clip(batch):
     """TFDS stores examples in hashed-key order: map clip index → its crops by the encoded values."""
     return {(_ident(crops[0]) if np.any(crops) else 5): crops
-            for crops, m in zip(batch["audio"], batch["mask"]) if m}
+            for crops, m in zip(batch["input"], batch["mask"]) if m}
 
 
 def test_train_batches_survive_short_empty_and_nan_clips(setup):
     cfg, builder, info = setup
     batches = list(itertools.islice(pipeline.train_batches(cfg, builder, info, 4, seed=0), 9))  # 3 epochs
     for b in batches:
-        assert b["audio"].shape == (4, RATE) and b["audio"].dtype == np.float32
-        assert np.isfinite(b["audio"]).all()  # NaN/inf samples became 0
+        assert b["input"].shape == (4, RATE) and b["input"].dtype == np.float32
+        assert np.isfinite(b["input"]).all()  # NaN/inf samples became 0
         assert b["label"].shape == (4, 3)
-    crops = {_ident(c) if np.any(c) else 5: c for b in batches for c in b["audio"]}
+    crops = {_ident(c) if np.any(c) else 5: c for b in batches for c in b["input"]}
     assert set(crops) == set(range(len(LENGTHS)))  # every clip, even the empty one (as silence), is used
     assert not np.any(crops[5])  # empty clip → silence
     short = crops[4]  # 120 samples, repeat-padded: the clip tiled end to end
@@ -90,18 +90,18 @@ def test_train_stream_is_a_function_of_seed_and_step(setup):
     full = list(itertools.islice(pipeline.train_batches(cfg, builder, info, 4, seed=3), 8))
     resumed = list(itertools.islice(pipeline.train_batches(cfg, builder, info, 4, seed=3, start_step=5), 3))
     for a, b in zip(full[5:], resumed):
-        np.testing.assert_array_equal(a["audio"], b["audio"])
+        np.testing.assert_array_equal(a["input"], b["input"])
     other = next(pipeline.train_batches(cfg, builder, info, 4, seed=4))
-    assert not np.array_equal(other["audio"], full[0]["audio"])
+    assert not np.array_equal(other["input"], full[0]["input"])
     # Epochs reshuffle: the clip order of epoch 1 differs from epoch 0.
-    order = lambda bs: [_ident(c) if np.any(c) else 5 for b in bs for c in b["audio"]]
+    order = lambda bs: [_ident(c) if np.any(c) else 5 for b in bs for c in b["input"]]
     assert order(full[:3]) != order(full[3:6]) and sorted(order(full[:3])) == sorted(order(full[3:6]))
 
 
 def test_eval_crops_are_evenly_spaced_and_the_last_batch_is_masked(setup):
     cfg, builder, info = setup
     batches = list(pipeline.eval_batches(cfg, builder, "test", num_crops=3, batch_clips=5))
-    assert [b["audio"].shape for b in batches] == [(5, 3, RATE)] * 3
+    assert [b["input"].shape for b in batches] == [(5, 3, RATE)] * 3
     mask = np.concatenate([b["mask"] for b in batches])
     assert mask.tolist() == [True] * 12 + [False] * 3
     clips = {k: v for b in batches for k, v in _by_clip(b).items()}

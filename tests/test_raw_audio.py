@@ -72,7 +72,7 @@ def test_waveform_frontend():
 
 def test_raw_tagger_trains_and_evaluates_on_tiny(tiny_data_dir, tmp_path):
     from mirjax.config import load_config
-    from mirjax.evaluation.evaluate import evaluate
+    from mirjax.training.evaluate import evaluate
     from mirjax.training.trainer import train_and_evaluate
     c = load_config("configs/dieleman_raw.py:512,256,tiny")
     c.dataset.data_dir, c.dataset.crop_seconds, c.dataset.shuffle_buffer = tiny_data_dir, 1.0, 64

@@ -4,28 +4,18 @@ dominant frequencies against closed forms, and the filter CLI."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mirjax import cli
 from mirjax.analysis import filters
 from mirjax.studies import raw_audio, runner
-
-ROOT = pathlib.Path(__file__).parent.parent
-
-
-def _config_constant(name):
-    spec = importlib.util.spec_from_file_location("dieleman_raw_cfg", ROOT / "configs" / "dieleman_raw.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return getattr(mod, name)
 
 
 def test_grid_has_the_thesis_runs_once_each():
@@ -35,7 +25,7 @@ def test_grid_has_the_thesis_runs_once_each():
     assert shared == {"raw_1024_1024"}  # ReLU, no pooling: in all three tables
     runs = raw_audio.make_runs(raw_audio.PARTS, dataset="magnatagatune/clean")
     assert len(runs) == 10 + 2 + 4 and len({r.name for r in runs}) == 16
-    assert raw_audio.LENGTHS_STRIDES == tuple(_config_constant("LENGTHS_STRIDES"))
+    assert raw_audio.LENGTHS_STRIDES == ((1024, 1024), (1024, 512), (512, 512), (512, 256), (256, 256))  # Table 5.1
     by = {r.name: r for r in runs}
     for length, stride in raw_audio.LENGTHS_STRIDES:
         spec, raw = by[f"spec_{length}_{stride}"].config, by[f"raw_{length}_{stride}"].config
@@ -111,8 +101,8 @@ def test_tables_put_the_thesis_beside_ours(tmp_path):
 
 
 def test_cli_rejects_unknown_part(capsys):
-    from mirjax.studies.__main__ import main
-    assert main(["raw_audio", "--parts", "table54", "--out", "/nonexistent/x"]) == 2
+    from mirjax.cli import main
+    assert main(["study", "raw_audio", "--parts", "table54", "--out", "/nonexistent/x"]) == 2
     assert "unknown part 'table54'" in capsys.readouterr().err
 
 
@@ -181,7 +171,8 @@ def test_one_study_run_end_to_end(study_dir):
 
 def test_filter_cli_writes_the_figures(study_dir, tmp_path, capsys):
     workdir = study_dir / "runs" / "raw_1024_1024_l2pool4"
-    assert filters.main(["--workdir", str(workdir), "--out", str(tmp_path), "--lowpass_hz", "2000"]) == 0
+    assert cli.main(["analyze", "filters", "--workdir", str(workdir), "--out", str(tmp_path),
+                     "--lowpass_hz", "2000"]) == 0
     assert "128 filters of 1024 samples at 16000 Hz" in capsys.readouterr().out
     for name in ("filters_waveforms.png", "filters_spectra.png", "filters_pool_groups.png"):
         assert os.path.getsize(tmp_path / name) > 10_000, name
@@ -195,16 +186,16 @@ def test_filter_cli_errors_are_one_line(tiny_data_dir, tmp_path, capsys):
     spec = tmp_path / "spec"
     spec.mkdir()
     (spec / "config.json").write_text(raw_audio.make_config(raw_audio.Setting("spectrogram")).to_json_best_effort())
-    assert filters.main(["--workdir", str(spec)]) == 2
+    assert cli.main(["analyze", "filters", "--workdir", str(spec)]) == 2
     assert "holds a 'dieleman_spectrogram' model; the filter analysis needs a dieleman_raw model" in capsys.readouterr().err
-    assert filters.main(["--workdir", str(tmp_path / "missing")]) == 2
+    assert cli.main(["analyze", "filters", "--workdir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert filters.main(["--workdir", str(tmp_path)]) == 2
+    assert cli.main(["analyze", "filters", "--workdir", str(tmp_path)]) == 2
     assert "no config.json in" in capsys.readouterr().err
     untrained = tmp_path / "untrained"
     untrained.mkdir()
     c = raw_audio.make_config(raw_audio.Setting("raw"), dataset="scorebank/tiny", data_dir=tiny_data_dir)
     (untrained / "config.json").write_text(c.to_json_best_effort())
-    assert filters.main(["--workdir", str(untrained)]) == 2
+    assert cli.main(["analyze", "filters", "--workdir", str(untrained)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no checkpoint in") and "\n" not in err

@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from builder_refs import build as _build, peak_hz as _peak_hz
+from mirjax import cli
 from mirjax.data import magnatagatune as mtt
 from mirjax.data import manual
 from mirjax.data import msd
@@ -341,14 +342,17 @@ def test_msd_tag_categories_match_choi_counts():
 
 
 def test_msd_pipeline_decode_and_cli(msd_built, capsys):
+    from mirjax.config import base_config
     from mirjax.data import pipeline
     builder, _, _, data_dir = msd_built
-    ds = builder.as_dataset(split="validation").map(lambda ex: pipeline._decode(ex, "tags"))
-    for ex in tfds.as_numpy(ds):
-        assert ex["audio"].dtype == np.float32 and 0.2 < np.abs(ex["audio"]).max() <= 1.0
-        assert ex["label"].shape == (50,)
+    cfg = base_config().dataset
+    cfg.name, cfg.sample_rate, cfg.crop_seconds = "msd_lastfm50", builder.info.features["audio"].sample_rate, 1.0
+    for batch in pipeline.eval_batches(cfg, builder, "validation", num_crops=1, batch_clips=1):
+        if batch["mask"][0]:
+            assert batch["input"].dtype == np.float32 and 0.2 < np.abs(batch["input"]).max() <= 1.0
+            assert batch["label"].shape == (1, 50)
     # The CLI reports an already built dataset (no rebuild) with its per-split summaries.
-    assert msd.main(["--config", "default", "--data_dir", data_dir]) == 0
+    assert cli.main(["data", "build", "msd_lastfm50/default", "--data_dir", data_dir]) == 0
     out = capsys.readouterr().out
     assert "already built" in out and "train: kept 4 of 5 listed clips; skipped 1" in out
 
@@ -367,6 +371,6 @@ def test_msd_missing_label_file_is_one_line(msd_fake, tmp_path):
 
 def test_msd_missing_manual_dir_cli_is_one_line(tmp_path, capsys):
     absent = tmp_path / "absent"
-    rc = msd.main(["--manual_dir", str(absent), "--data_dir", str(tmp_path / "tfds")])
+    rc = cli.main(["data", "build", "msd_lastfm50", "--manual_dir", str(absent), "--data_dir", str(tmp_path / "tfds")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and str(absent) in err[0]

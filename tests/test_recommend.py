@@ -18,7 +18,8 @@ import scipy.sparse as sp
 from mirjax.evaluation import average_predictions, regression_metrics
 from mirjax.recommendation.targets import WMFParams, build_targets, load_targets, ranking_rows, wpe_quadratics
 from mirjax.recommendation.wmf import balance_factors, fit_wmf, surplus_confidence, wmf_objective
-from mirjax.training import steps
+from mirjax import tasks
+from mirjax.recommendation import plugin
 
 REPO = pathlib.Path(__file__).parent.parent
 ALPHA, EPS = 2.0, 1e-6
@@ -43,7 +44,7 @@ def test_wpe_quadratic_equals_the_dense_weighted_error():
     got = np.einsum("bi,bij,bj->b", y_hat, gram, y_hat) - 2 * np.sum(b * y_hat, 1) + k
     np.testing.assert_allclose(got, want, rtol=2e-4)
     # the training loss is their mean
-    loss = steps.LOSSES["wpe"](y_hat, {"wpe_gram": gram, "wpe_b": b, "wpe_const": k})
+    loss = plugin.wpe_loss(y_hat, {"wpe_gram": gram, "wpe_b": b, "wpe_const": k})
     np.testing.assert_allclose(float(loss), want.mean(), rtol=2e-4)
 
 
@@ -55,7 +56,7 @@ def test_mse_loss_and_regression_metrics_against_sklearn():
     m = regression_metrics(y, pred)
     assert m["r2"] == pytest.approx(r2_score(y, pred), rel=1e-9)
     assert m["mse"] == pytest.approx(5 * mean_squared_error(y, pred), rel=1e-9)  # summed over outputs
-    assert float(steps.LOSSES["mse"](pred.astype(np.float32), {"factors": y.astype(np.float32)})) == \
+    assert float(plugin.factors_mse_loss(pred.astype(np.float32), {"factors": y.astype(np.float32)})) == \
         pytest.approx(m["mse"], rel=1e-5)
     assert regression_metrics(y, y)["r2"] == 1.0
     with pytest.raises(ValueError, match="must both be"):
@@ -69,10 +70,11 @@ def test_identity_averaging_is_the_window_mean():
 
 
 def test_loss_must_fit_the_task():
-    assert steps.loss_name("regression") == "mse" and steps.loss_name("regression", "wpe") == "wpe"
-    assert steps.loss_name("multilabel") == "bce"
+    assert tasks.get("factors").loss("") is plugin.factors_mse_loss
+    assert tasks.get("factors").loss("wpe") is plugin.wpe_loss
+    assert tasks.get("multilabel").loss("") is tasks.bce_loss
     with pytest.raises(ValueError, match="train.loss.*multilabel"):
-        steps.loss_name("multilabel", "wpe")
+        tasks.get("multilabel").loss("wpe")
 
 
 def test_balancing_keeps_every_score_and_lowers_the_penalty():
@@ -216,22 +218,22 @@ def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
 def test_shipped_configs(model):
     from mirjax.config import load_config
     c = load_config(f"configs/dieleman_recommend.py:{model}")
-    assert c.dataset.task == "regression" and c.train.loss in ("mse", "wpe")
+    assert c.dataset.task == "factors" and c.train.loss in ("mse", "wpe")
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         load_config("configs/dieleman_recommend.py:cnn")
 
 
 def test_targets_cli(tiny_data_dir, tmp_path, capsys):
-    from mirjax.recommendation.__main__ import main
+    from mirjax.cli import main
 
     out = str(tmp_path / "t.npz")
-    assert main(["targets", "--listening", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
+    assert main(["recommend", "targets", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
                  "--factors", "4", "--iterations", "2"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("targets of scorebank/tiny from scorebank_listening/tiny: 300 users × 45 items, 4 factors")
     assert load_targets(out).split("train")["factors"].shape == (27, 4)
     # other settings into the same file: refused in one line, the file kept
-    assert main(["targets", "--listening", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
+    assert main(["recommend", "targets", "scorebank_listening/tiny", "--data_dir", tiny_data_dir, "--out", out,
                  "--factors", "8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error:") and "other WMF settings" in err

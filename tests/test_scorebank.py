@@ -15,6 +15,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import mirjax.data
+from mirjax import cli
 from mirjax.data import scorebank
 from mirjax.data import scorebank_render as render
 
@@ -218,7 +219,7 @@ def test_key_labels_match_audio_chroma(tiny, tiny_examples):
 def test_cli_reports_built_dataset(tiny, capsys):
     builder, _ = tiny
     data_dir = builder.data_dir.split("/scorebank/")[0]
-    assert scorebank.main(["--config", "tiny", "--data_dir", data_dir]) == 0
+    assert cli.main(["data", "build", "scorebank/tiny", "--data_dir", data_dir]) == 0
     out = capsys.readouterr().out
     assert "already built" in out
     n = {s: builder.info.splits[s].num_examples for s in SPLITS}

@@ -14,9 +14,8 @@ import jax.numpy as jnp
 import pytest
 
 from mirjax.models import create_model
-from mirjax.models.choi_structures import SIZE_PARAMS, SIZES, TABLE_4A
+from mirjax.models.choi_structures import SIZE_PARAMS, SIZES, STRUCTURES, TABLE_4A
 
-STRUCTURES = ("k1c2", "k2c1", "k2c2", "crnn")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THESIS_INPUT = (1366, 96)  # frames × mel bins (Ch. 4)
 
@@ -31,7 +30,7 @@ def _count(tree) -> int:
 
 
 def _closed_form(structure: str, size: str) -> int:
-    """Trainable parameters from the Table 4-A widths, written out layer by layer (spec/choi_thesis.md §3.3):
+    """Trainable parameters from the Table 4-A widths, written out layer by layer (Choi thesis §4.2.5):
     conv kernel + bias, BN γ/β, dense kernel + bias, flax GRU = 3·(in·h + h·h) + 4·h, output dense to 50 tags."""
     conv, head = TABLE_4A[structure][size]
     bn = lambda n: 2 * n  # noqa: E731
@@ -78,7 +77,7 @@ def test_parameter_count_matches_table_4a(structure, size):
 
 
 def test_spec_counts_for_k2c2_and_k2c1():
-    # Independent numbers from the spec's own calculation (spec/choi_thesis.md §3.3).
+    # Independent numbers, counted by hand from Table 4-A's widths (Choi thesis §4.2.5).
     assert _count(_variables("k2c2", "1M")["params"]) == 1_003_828
     assert _count(_variables("k2c1", "0.1M")["params"]) == 97_513
     assert _count(_variables("k1c2", "0.5M")["params"]) == 488_120

@@ -96,8 +96,8 @@ def test_variance_and_grid_summaries(tmp_path):
 
 
 def test_cli_rejects_unknown_part(capsys):
-    from mirjax.studies.__main__ import main
-    assert main(["preprocessing", "--parts", "colour", "--out", "/nonexistent/x"]) == 2
+    from mirjax.cli import main
+    assert main(["study", "preprocessing", "--parts", "colour", "--out", "/nonexistent/x"]) == 2
     assert "unknown part 'colour'" in capsys.readouterr().err
 
 

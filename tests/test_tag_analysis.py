@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from mirjax import cli
 from mirjax.analysis import tags as ta
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -179,7 +180,7 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys, caplog, monkeypatch):
     w2 = _fake_workdir(tmp_path / "crnn", tags, auc2, labels)
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="mirjax"):
-        rc = ta.main(["--workdir", w1, "--workdir", w2, "--names", "k2c1,crnn", "--out", str(out),
+        rc = cli.main(["analyze", "tags", "--workdir", w1, "--workdir", w2, "--names", "k2c1,crnn", "--out", str(out),
                       "--data_dir", str(tmp_path / "tfds")])
     printed = capsys.readouterr().out
     assert rc == 0
@@ -202,15 +203,15 @@ def test_cli_end_to_end_and_errors(tmp_path, capsys, caplog, monkeypatch):
 
     # Mismatched tag sets and labels of the wrong width: exit 2, one line.
     w3 = _fake_workdir(tmp_path / "other", tags[:-1] + ["zz"], {**auc1, "zz": 0.7}, labels)
-    assert ta.main(["--workdir", w1, "--workdir", w3, "--out", str(out)]) == 2
+    assert cli.main(["analyze", "tags", "--workdir", w1, "--workdir", w3, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "tags differ" in err and "\n" not in err
     w4 = _fake_workdir(tmp_path / "narrow", tags, auc1, labels[:, :5])
-    assert ta.main(["--workdir", w4]) == 2
+    assert cli.main(["analyze", "tags", "--workdir", w4]) == 2
     assert "expected (clips, 10)" in capsys.readouterr().err
 
     # Missing report.json, through the real entry point: exit code 2, one line, no traceback.
-    proc = subprocess.run([sys.executable, "-m", "mirjax.analysis.tags", "--workdir", str(tmp_path / "nothing")],
+    proc = subprocess.run([sys.executable, "-m", "mirjax", "analyze", "tags", "--workdir", str(tmp_path / "nothing")],
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "MIRJAX_DATA_DIR": str(tmp_path / "tfds")})
     assert proc.returncode == 2

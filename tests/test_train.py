@@ -62,7 +62,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data_dir, tmp_path,
 
 
 def test_eval_writes_report_and_plots_for_a_model_and_an_ensemble(tiny_data_dir, tmp_path):
-    from mirjax.evaluation.evaluate import evaluate
+    from mirjax.training.evaluate import evaluate
     config = tiny_config(tiny_data_dir)
     for name, seed in (("m1", 0), ("m2", 1)):
         config.seed = seed

@@ -6,9 +6,9 @@ spectrum, dense and roughly linear up to about 1 kHz and sparser above: mel-like
 stride = 512); with L2 feature pooling in groups of 4 the filters of a group are phase- or translation-shifted
 versions of one another (Fig. 5.4).
 
-    python -m mirjax.analysis.filters --workdir RUN_DIR [--out DIR] [--checkpoint best|latest] [--lowpass_hz HZ]
+    mirjax analyze filters --workdir RUN_DIR [--out DIR] [--checkpoint best|latest] [--lowpass_hz HZ]
 
-RUN_DIR is a `train.py` (or `python -m mirjax.studies raw_audio`) workdir of a `dieleman_raw` model: its
+RUN_DIR is a `mirjax train` (or `mirjax study raw_audio`) workdir of a `dieleman_raw` model: its
 `config.json` rebuilds the model and its checkpoint is restored as `eval.py` does (the dataset must be available,
 for the number of outputs and the sample rate). Writes into DIR (default RUN_DIR/filters):
 
@@ -24,12 +24,10 @@ for the number of outputs and the sample rate). Writes into DIR (default RUN_DIR
 from __future__ import annotations
 
 from mirjax.errors import UserError
-import argparse
 import json
 import logging
 import os
-import sys
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,32 +68,28 @@ def mel_frequencies(n: int, fmax: float) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-class _UserError(Exception):
-    """A problem with the command line or the workdir: printed as one line."""
-
-
 def load_filters(workdir: str, checkpoint: str = "best") -> dict[str, Any]:
     """Restore `workdir`'s checkpoint and return its strided-layer kernels as (filter_length, filters), with the
     sample rate, the model section and which checkpoint was used."""
     import ml_collections
 
     if not os.path.isdir(workdir):
-        raise _UserError(f"workdir {workdir} does not exist")
+        raise UserError(f"workdir {workdir} does not exist")
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
-        raise _UserError(f"no config.json in {workdir} (not a training workdir?)")
+        raise UserError(f"no config.json in {workdir} (not a training workdir?)")
     with open(path) as f:
         config = ml_collections.ConfigDict(json.load(f))
     name = config.model.get("name")
     if name != "dieleman_raw":
-        raise _UserError(f"{workdir} holds a '{name}' model; the filter analysis needs a dieleman_raw model "
+        raise UserError(f"{workdir} holds a '{name}' model; the filter analysis needs a dieleman_raw model "
                          "(configs/dieleman_raw.py)")
     from mirjax.training import setup
     exp = setup.build_experiment(config)
     try:
         state, which, step = setup.restore_for_eval(exp, workdir, checkpoint)
     except FileNotFoundError as e:
-        raise _UserError(str(e).splitlines()[0]) from None
+        raise UserError(str(e).splitlines()[0]) from None
     kernel = np.asarray(state.params["strided"]["kernel"])  # (filter_length, 1, filters)
     # The same seed's initial weights: how far training moved the filters from random (a short run may not).
     from mirjax.training.optim import make_optimizer
@@ -238,40 +232,11 @@ def analyse(workdir: str, out: str | None = None, checkpoint: str = "best", lowp
     return summary
 
 
-def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m mirjax.analysis.filters",
-                                 description="Plot the first-layer filters of a trained dieleman_raw model.")
-    ap.add_argument("--workdir", required=True, help="training workdir of a dieleman_raw model")
-    ap.add_argument("--out", default="", help="output directory (default WORKDIR/filters)")
-    ap.add_argument("--checkpoint", default="best", choices=("best", "latest"))
-    ap.add_argument("--lowpass_hz", type=float, default=0.0,
-                    help="smooth the pool-group waveforms for display (the thesis's Fig. 5.4 does); 0 = off")
-    return ap.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else list(argv))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        import tensorflow as tf
-        tf.config.set_visible_devices([], "GPU")
-        s = analyse(args.workdir, args.out or None, args.checkpoint, args.lowpass_hz)
-    except _UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as e:
-        print(f"error: {(str(e).splitlines() or [type(e).__name__])[0]}", file=sys.stderr)
-        return 2
-    print(f"{s['filters']} filters of {s['filter_length']} samples at {s['sample_rate']} Hz ({s['checkpoint']} "
-          f"checkpoint, step {s['step']}): median dominant frequency {s['median_dominant_hz']:.0f} Hz, "
-          f"{100 * s['fraction_below_1000_hz']:.0f} % below 1 kHz, {100 * s['fraction_in_lower_half']:.0f} % in the "
-          f"lower half of the spectrum; weights moved {100 * s['relative_change_from_init']:.1f} % (L2) from their "
-          f"initialisation")
-    print("wrote", *s["plots"], os.path.join(os.path.dirname(s["plots"][0]), "filters.json"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def summary(s: dict) -> str:
+    """Two lines about `analyse`'s result (what `mirjax analyze filters` prints)."""
+    files = [*s["plots"], os.path.join(os.path.dirname(s["plots"][0]), "filters.json")]
+    return (f"{s['filters']} filters of {s['filter_length']} samples at {s['sample_rate']} Hz ({s['checkpoint']} "
+            f"checkpoint, step {s['step']}): median dominant frequency {s['median_dominant_hz']:.0f} Hz, "
+            f"{100 * s['fraction_below_1000_hz']:.0f} % below 1 kHz, {100 * s['fraction_in_lower_half']:.0f} % in "
+            f"the lower half of the spectrum; weights moved {100 * s['relative_change_from_init']:.1f} % (L2) from "
+            f"their initialisation\nwrote {' '.join(files)}")

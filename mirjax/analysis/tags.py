@@ -8,11 +8,11 @@ What the thesis does with per-tag AUCs, for any workdirs that `eval.py` has scor
   0.077, i.e. none, over the MSD top-50, and about -0.7 within the era tags).
 * `compare_models`: per-tag differences between models and how many tags each one wins ("the CRNN
   outperforms k2c1 for 44 tags"), tags ordered by popularity as on Fig. 4.3's x axis.
-* three plots (`plot_category_auc`, `plot_tagwise_comparison`, `plot_popularity_vs_auc`) and a CLI:
+* three plots (`plot_category_auc`, `plot_tagwise_comparison`, `plot_popularity_vs_auc`) and `run(args)`, the
+  work of the command
 
-    python -m mirjax.analysis.tags --workdir DIR [--workdir DIR2 ...] [--names a,b] [--out OUTDIR]
-                                   [--popularity test|train] [--metric roc|pr] [--reference NAME]
-                                   [--diff A,B] [--data_dir DIR]
+    mirjax analyze tags --workdir DIR [--workdir DIR2 ...] [--names a,b] [--out OUTDIR]
+                        [--popularity test|train] [--metric roc|pr] [--reference NAME] [--diff A,B] [--data_dir DIR]
 
   It reads each `report.json` (and `predictions_<split>.npz` for the labels), writes
   `OUTDIR/tag_analysis.json` and PNGs, and prints a short summary. `--popularity test` (default) counts
@@ -24,13 +24,11 @@ What the thesis does with per-tag AUCs, for any workdirs that `eval.py` has scor
 from __future__ import annotations
 
 from mirjax.errors import UserError
-import argparse
 import json
 import logging
 import math
 import os
 import re
-import sys
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -48,7 +46,8 @@ __all__ = [
     "plot_category_auc",
     "plot_tagwise_comparison",
     "plot_popularity_vs_auc",
-    "main",
+    "run",
+    "summary",
 ]
 
 
@@ -326,37 +325,33 @@ def plot_popularity_vs_auc(per_tag_auc: Mapping, popularity: Mapping, path, cate
     return _save(fig, path)
 
 
-# ---------------------------------------------------------------- CLI
-
-class _UserError(Exception):
-    """A problem the user can fix; the CLI prints it as one line and exits with 2."""
-
+# ---------------------------------------------------------------- `mirjax analyze tags`
 
 def _load_report(workdir: str) -> dict:
     path = os.path.join(workdir, "report.json")
     if not os.path.isfile(path):
-        raise _UserError(f"no report.json in {workdir} (run eval.py on it first)")
+        raise UserError(f"no report.json in {workdir} (run eval.py on it first)")
     try:
         with open(path, encoding="utf-8") as f:
             rep = json.load(f)
     except (OSError, ValueError) as e:
-        raise _UserError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
     for key in ("roc_auc_per_tag", "split"):
         if key not in rep:
-            raise _UserError(f"{path} has no '{key}' (not a tagging report?)")
+            raise UserError(f"{path} has no '{key}' (not a tagging report?)")
     return rep
 
 
 def _load_labels(workdir: str, split: str) -> np.ndarray:
     path = os.path.join(workdir, f"predictions_{split}.npz")
     if not os.path.isfile(path):
-        raise _UserError(f"no predictions_{split}.npz in {workdir} for test popularity "
+        raise UserError(f"no predictions_{split}.npz in {workdir} for test popularity "
                          "(re-run eval.py, or use --popularity train)")
     try:
         with np.load(path) as z:
             return np.asarray(z["labels"])
     except (OSError, ValueError, KeyError) as e:
-        raise _UserError(f"cannot read labels from {path}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"cannot read labels from {path}: {str(e).splitlines()[0]}") from None
 
 
 def _builder_and_info(dataset: str, data_dir: str):
@@ -386,10 +381,10 @@ def _train_popularity(builder, cfg, info, tags: Sequence[str]) -> dict[str, int]
     import tensorflow_datasets as tfds
 
     if not builder.is_prepared():
-        raise _UserError(f"dataset '{cfg.name}' is not prepared in {builder.data_dir}; build it or use "
+        raise UserError(f"dataset '{cfg.name}' is not prepared in {builder.data_dir}; build it or use "
                          "--popularity test")
     if set(info.label_names) != set(tags):
-        raise _UserError(f"dataset '{cfg.name}' tags differ from the report's; cannot map train popularity")
+        raise UserError(f"dataset '{cfg.name}' tags differ from the report's; cannot map train popularity")
     ds = builder.as_dataset(split=cfg.train_split, shuffle_files=False,
                             decoders=tfds.decode.PartialDecoding({cfg.label_key: True}))
     counts = np.zeros(len(info.label_names), np.int64)
@@ -414,30 +409,15 @@ def _fmt(x, spec=".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def _parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m mirjax.analysis.tags",
-                                description="Per-tag and tag-category analysis of eval.py reports.")
-    p.add_argument("--workdir", action="append", required=True, help="evaluated workdir (repeat for several)")
-    p.add_argument("--names", default="", help="comma-separated model names, one per workdir")
-    p.add_argument("--out", default="", help="output directory (default: the first workdir)")
-    p.add_argument("--popularity", choices=("test", "train"), default="test",
-                   help="count positives in the evaluated split's labels (cheap) or the training split (TFDS)")
-    p.add_argument("--metric", choices=("roc", "pr"), default="roc", help="per-tag ROC-AUC or PR-AUC")
-    p.add_argument("--reference", default="", help="model the others are compared with (default: first)")
-    p.add_argument("--diff", default="", help="A,B: models whose difference A-B is plotted (default: 2nd,1st)")
-    p.add_argument("--data_dir", default="", help="TFDS data dir (default: $MIRJAX_DATA_DIR or mirjax's cache)")
-    return p.parse_args(argv)
-
-
 def run(args) -> dict:
-    """The CLI's work; raises `_UserError` for problems the user can fix."""
+    """`mirjax analyze tags`' work (`args`: its parsed options); raises `UserError` for problems the user can fix."""
     from mirjax.evaluation.report import write_report
 
     workdirs = [os.path.normpath(w) for w in args.workdir]
     if args.names:
         names = [n.strip() for n in args.names.split(",")]
         if len(names) != len(workdirs) or len(set(names)) != len(names) or not all(names):
-            raise _UserError(f"--names needs {len(workdirs)} distinct non-empty names, got '{args.names}'")
+            raise UserError(f"--names needs {len(workdirs)} distinct non-empty names, got '{args.names}'")
     else:
         names = [os.path.basename(os.path.abspath(w)) or "model" for w in workdirs]
         if len(set(names)) != len(names):
@@ -447,22 +427,22 @@ def run(args) -> dict:
     per_tag = {}
     for n, w, r in zip(names, workdirs, reports):
         if key not in r:
-            raise _UserError(f"{w}/report.json has no '{key}'")
+            raise UserError(f"{w}/report.json has no '{key}'")
         per_tag[n] = _clean(r[key])
     tags = list(per_tag[names[0]])
     for n, w in zip(names[1:], workdirs[1:]):
         if set(per_tag[n]) != set(tags):
             miss, extra = sorted(set(tags) - set(per_tag[n])), sorted(set(per_tag[n]) - set(tags))
-            raise _UserError(f"{w}: tags differ from {workdirs[0]}'s (missing: {', '.join(miss[:5]) or '-'}; "
+            raise UserError(f"{w}: tags differ from {workdirs[0]}'s (missing: {', '.join(miss[:5]) or '-'}; "
                              f"extra: {', '.join(extra[:5]) or '-'})")
     reference = args.reference or names[0]
     if reference not in names:
-        raise _UserError(f"--reference '{reference}' is not one of {', '.join(names)}")
+        raise UserError(f"--reference '{reference}' is not one of {', '.join(names)}")
     diff = None
     if args.diff:
         diff = tuple(s.strip() for s in args.diff.split(","))
         if len(diff) != 2 or not set(diff) <= set(names):
-            raise _UserError(f"--diff needs two of {', '.join(names)}, got '{args.diff}'")
+            raise UserError(f"--diff needs two of {', '.join(names)}, got '{args.diff}'")
     elif len(names) >= 2:
         diff = (names[1], names[0])
 
@@ -470,12 +450,12 @@ def run(args) -> dict:
     if args.popularity == "test":
         labels = _load_labels(workdirs[0], split)
         if labels.ndim != 2 or labels.shape[1] != len(tags):
-            raise _UserError(f"predictions_{split}.npz labels have shape {labels.shape}, expected "
+            raise UserError(f"predictions_{split}.npz labels have shape {labels.shape}, expected "
                              f"(clips, {len(tags)}) for the report's tags")
         try:
             popularity = dict(zip(tags, (int(c) for c in tag_popularity(labels))))
         except ValueError as e:
-            raise _UserError(f"predictions_{split}.npz: {e}") from None
+            raise UserError(f"predictions_{split}.npz: {e}") from None
     categories, info = {}, None
     try:
         builder, cfg, info = _builder_and_info(dataset, args.data_dir)
@@ -485,7 +465,7 @@ def run(args) -> dict:
                     (str(e).splitlines() or [type(e).__name__])[0])
     if args.popularity == "train":
         if info is None:
-            raise _UserError(f"--popularity train needs dataset '{dataset}', which cannot be loaded")
+            raise UserError(f"--popularity train needs dataset '{dataset}', which cannot be loaded")
         popularity = _train_popularity(builder, cfg, info, tags)
 
     out_dir = args.out or workdirs[0]
@@ -545,23 +525,3 @@ def summary(result: dict) -> str:
                          f"(mean diff {v['mean_difference']:+.4f})")
     lines.append(f"wrote {result['path']}" + (f" and {len(result['plots'])} plot(s)" if result["plots"] else ""))
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else list(argv))
-    if not logging.getLogger().handlers and not log.handlers:
-        logging.basicConfig(format="%(levelname)s: %(message)s")
-    try:
-        result = run(args)
-    except _UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as e:  # e.g. malformed values inside a report
-        print(f"error: {(str(e).splitlines() or [type(e).__name__])[0]}", file=sys.stderr)
-        return 2
-    print(summary(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

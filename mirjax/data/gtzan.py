@@ -1,4 +1,7 @@
-"""`gtzan`: GTZAN genre collection (Tzanetakis & Cook 2002), as a TFDS builder over a manual directory.
+"""`gtzan_genres`: GTZAN genre collection (Tzanetakis & Cook 2002), as a TFDS builder over a manual directory.
+
+Registered as `gtzan_genres`, not `gtzan`: TFDS ships its own `gtzan` builder (a download-based one without
+these split configurations), and two builders of one name cannot both be imported into a process.
 
 1,000 clips of 30 s, 22,050 Hz mono, 100 per genre (blues classical country disco hiphop jazz metal pop
 reggae rock), as `genres/<genre>/<genre>.000NN.wav` (older copies `.au`). Each example: the whole clip
@@ -20,21 +23,21 @@ Missing or unreadable files are skipped (one warning line each, a summary per sp
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data import manual
+from mirjax.errors import UserError
 
 log = logging.getLogger("mirjax")
 
-NAME = "gtzan"
+NAME = "gtzan_genres"  # TFDS name; `gtzan` is TFDS's own builder
 SPLITS = manual.SPLITS
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 AUDIO_EXTS = (".wav", ".au")  # preferred first when a clip exists in both

@@ -34,7 +34,7 @@ parameters, the seed and summary statistics (density, plays per user, Gini of it
 Build (cached outside the repository, in `default_data_dir()`; scorebank/<config> is built there first
 when missing):
 
-    python -m mirjax.data.listening --config tiny|default [--data_dir DIR]
+    mirjax data build scorebank_listening/tiny|default [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir, manual
+from mirjax.data import default_data_dir
 
 log = logging.getLogger("mirjax")
 
@@ -453,15 +453,3 @@ class ScorebankListening(tfds.core.GeneratorBasedBuilder,
         keys, splits = clips["keys"], clips["split"]
         for u, i, n in zip(sim["users"].tolist(), sim["items"].tolist(), sim["plays"].tolist()):
             yield u * n_items + i, {"user": u, "clip_key": keys[i], "item": i, "plays": n, "split": splits[i]}
-
-
-# --- CLI ------------------------------------------------------------------------------------
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return manual.cli_main(ScorebankListening, "python -m mirjax.data.listening", argv, manual=False)
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main so that the builder and features are the registered classes.
-    from mirjax.data import listening as _canonical
-    sys.exit(_canonical.main())

@@ -16,7 +16,7 @@ Split configurations:
 Missing or unreadable mp3s are skipped (one warning line each, a summary per split) and counted in
 `info.metadata["skipped"]`. Build:
 
-    python -m mirjax.data.magnatagatune --config clean --manual_dir DIR [--data_dir DIR]
+    mirjax data build magnatagatune/clean --manual_dir DIR [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import csv
 import dataclasses
 import logging
 import os
-import sys
 from typing import Sequence
 
 import numpy as np
@@ -307,13 +306,3 @@ class Magnatagatune(manual.ManualBuilder,
             split, entries, self._skips.root, cfg.sample_rate, cfg.num_workers, self._skips,
             self.info.metadata, key="clip_id",
             to_example=lambda e, audio: {"audio": audio, "tags": e["tags"], "clip_id": e["clip_id"]})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return manual.cli_main(Magnatagatune, "python -m mirjax.data.magnatagatune", argv)
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main so that the builder and features are the registered classes.
-    from mirjax.data import magnatagatune as _canonical
-    sys.exit(_canonical.main())

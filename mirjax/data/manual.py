@@ -199,6 +199,11 @@ def generate(split: str, entries: Sequence[dict], root: str, sample_rate: int, n
             continue
         skips.keep(split)
         yield entry[key], to_example(entry, audio)
+    if entries and not skips.kept[split]:
+        # Else TFDS fails with a traceback ("No examples were yielded") that hides the cause.
+        path, reason = skips.files[split][0]
+        raise ManualDataError(f"{skips.builder_name}: none of the {len(entries):,} {split} audio files could be "
+                              f"read (e.g. {path}: {reason}) ({instructions_hint(skips.builder_name)})")
     # Runs when TFDS has consumed the whole split, before it writes dataset_info/metadata.json.
     skips.finish(split, metadata)
 
@@ -214,52 +219,16 @@ def require_some_audio(split: str, entries: Iterable[dict], builder_name: str, a
             f"(e.g. {example}) ({instructions_hint(builder_name)})")
 
 
-# --- CLI shared by the builders ---------------------------------------------------------------
+# --- what `mirjax data build|info` prints -----------------------------------------------------------
 
-def cli_main(builder_cls, prog: str, argv: Sequence[str] | None = None, manual: bool = True) -> int:
-    """`python -m mirjax.data.<module> --config C [--manual_dir DIR] [--data_dir D]`: build (or report).
-    `manual=False` for generated datasets (no --manual_dir)."""
-    import argparse
-    import sys
-    import time
-
-    import tensorflow_datasets as tfds
-
-    from mirjax.data import default_data_dir
-
-    source = f"from a manual directory (see {DOCS})" if manual else "(or report it)"
-    parser = argparse.ArgumentParser(prog=prog, description=f"Build {builder_cls.name} {source}.")
-    parser.add_argument("--config", default=builder_cls.DEFAULT_CONFIG_NAME,
-                        choices=[c.name for c in builder_cls.BUILDER_CONFIGS])
-    if manual:
-        parser.add_argument("--manual_dir", default=None,
-                            help="folder holding the downloaded files (default: <data_dir>/downloads/manual)")
-    parser.add_argument("--data_dir", default=None,
-                        help="TFDS data dir (default: $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    data_dir = os.path.expanduser(args.data_dir or default_data_dir())
-    builder = builder_cls(config=args.config, data_dir=data_dir)
-    name = f"{builder_cls.name}/{args.config}"
-    if builder.is_prepared():
-        print(f"{name} {builder.version} already built in {builder.data_dir}")
-    else:
-        t0 = time.time()
-        dl = tfds.download.DownloadConfig(
-            manual_dir=os.path.expanduser(args.manual_dir) if getattr(args, "manual_dir", None) else None)
-        try:
-            builder.download_and_prepare(download_config=dl)
-        except ManualDataError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{name} built in {time.time() - t0:.1f} s into {builder.data_dir}")
-    summary = builder.info.metadata.get("summary", {})
-    if isinstance(summary, str):  # one line for the whole dataset (e.g. taste_profile)
-        print(summary)
-        return 0
-    for split in builder.info.splits:
-        print(summary.get(split) or f"{split}: {builder.info.splits[split].num_examples:,} clips")
-    return 0
+def summary_lines(builder) -> list[str]:
+    """A prepared builder's summary: each split's kept/skipped line from `info.metadata["summary"]` (or the one
+    line of the whole dataset, e.g. taste_profile's), else each split's size."""
+    summary = builder.info.metadata.get("summary", {}) if builder.info.metadata else {}
+    if isinstance(summary, str):
+        return [summary]
+    return [summary.get(split) or f"{split}: {builder.info.splits[split].num_examples:,} clips"
+            for split in builder.info.splits]
 
 
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):

@@ -12,7 +12,7 @@ per split) and counted in `info.metadata["skipped"]`, so the splits may be small
 
 Build:
 
-    python -m mirjax.data.msd --config default --manual_dir DIR [--data_dir DIR]
+    mirjax data build msd_lastfm50/default --manual_dir DIR [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sys
 from typing import Sequence
 
 import numpy as np
@@ -163,13 +162,3 @@ class MsdLastfm50(manual.ManualBuilder,
             split, entries, self._skips.root, cfg.sample_rate, cfg.num_workers, self._skips,
             self.info.metadata, key="track_id",
             to_example=lambda e, audio: {"audio": audio, "tags": e["tags"], "track_id": e["track_id"]})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return manual.cli_main(MsdLastfm50, "python -m mirjax.data.msd", argv)
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main so that the builder and features are the registered classes.
-    from mirjax.data import msd as _canonical
-    sys.exit(_canonical.main())

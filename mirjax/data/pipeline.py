@@ -1,18 +1,21 @@
 """tf.data input pipelines over any registered TFDS dataset.
 
-Training: seeded shuffling, a random crop of `crop_seconds` per clip, the global batch split per process
-(multi-host), prefetch. The stream is a pure function of (seed, step): resuming at step s yields exactly
+The model's input is the feature `config.dataset.input_key`, handled by its input kind (`mirjax.data.inputs`:
+audio is cropped, an image is one view); the label is the feature `config.dataset.label_key`, unless the task
+attaches its own (`attach_labels`, e.g. rows of a targets file). Batches are {'input', 'label'} (+ 'mask').
+
+Training: seeded shuffling, one random view (audio: a crop of `crop_seconds`) per example, the global batch split
+per process (multi-host), prefetch. The stream is a pure function of (seed, step): resuming at step s yields exactly
 the batches an uninterrupted run would have seen from s on, with no iterator state in the checkpoint.
 
-Evaluation: K evenly spaced crops per clip, in file order, padded to whole batches with a mask.
+Evaluation: K views per example (evenly spaced crops), in file order, padded to whole batches with a mask.
 """
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import jax
 import ml_collections
@@ -20,10 +23,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir
+from mirjax.data import default_data_dir, inputs
+from mirjax.data.inputs import audio_rate, crop_samples  # noqa: F401  (re-exported)
+from mirjax.errors import UserError
 
 AUTOTUNE = tf.data.AUTOTUNE
-_EPOCH_STRIDE = 1 << 20  # crop seeds: (seed, epoch * stride + example index)
 
 log = logging.getLogger("mirjax")
 
@@ -31,16 +35,21 @@ log = logging.getLogger("mirjax")
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    task: str
     label_key: str
     label_names: tuple[str, ...]
     split_sizes: dict[str, int]
-    sample_rate: int
+    input_kind: str
+    input_shape: tuple[int, ...]  # one view, without the batch axis (audio: the crop's samples)
+    sample_rate: int = 0  # audio only
     tag_categories: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def num_outputs(self) -> int:
         return len(self.label_names)
+
+
+# (ds of (index, example), data config, split, train) -> ds of (index, example with 'label'); see mirjax.tasks.
+AttachLabels = Callable[[tf.data.Dataset, ml_collections.ConfigDict, str, bool], tf.data.Dataset]
 
 
 def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
@@ -57,111 +66,57 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     return builder
 
 
-def audio_rate(builder: tfds.core.DatasetBuilder, name: str, expected: int,
-               setting: str = "config.dataset.sample_rate") -> int:
-    """The dataset's audio sample rate (`expected` when its audio feature states none); a different rate is a
-    one-line ValueError naming the `setting` that expected it."""
-    rate = getattr(builder.info.features["audio"], "sample_rate", None) or expected
-    if rate != expected:
-        raise UserError(f"dataset '{name}' is at {rate} Hz but {setting}={expected}")
-    return rate
-
-
 def check_split(builder: tfds.core.DatasetBuilder, name: str, split: str) -> None:
     if split not in builder.info.splits:
         raise UserError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
 
 
-def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder | None = None) -> DatasetInfo:
+def feature_label_names(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
+    """Output names of the label feature `cfg.label_key`: a ClassLabel's class names; a multi-hot vector's
+    `metadata["tag_names"]`; otherwise `KEY0…KEYn` for a vector (`KEY` for a scalar target)."""
+    features = builder.info.features
+    if cfg.label_key not in features:
+        raise UserError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
+                        f"features: {', '.join(features)}")
+    feature = features[cfg.label_key]
+    if isinstance(feature, tfds.features.ClassLabel):
+        return tuple(feature.names)
+    shape = tuple(feature.shape)
+    if not shape:
+        return (cfg.label_key,)
+    tag_names = (builder.info.metadata or {}).get("tag_names")
+    if len(shape) == 1 and tag_names and len(tag_names) == shape[0]:
+        return tuple(tag_names)
+    return tuple(f"{cfg.label_key}{i}" for i in range(int(np.prod(shape))))
+
+
+def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder | None = None,
+                 label_names: Sequence[str] | None = None) -> DatasetInfo:
+    """What the model and the task need to know of `config.dataset`: its outputs (`label_names`, else those of
+    the label feature), split sizes, and the input kind and shape."""
     builder = builder or get_builder(cfg)
     info = builder.info
-    if cfg.task != "regression" and cfg.label_key not in info.features:
-        raise UserError(f"dataset '{cfg.name}' has no feature '{cfg.label_key}' (config.dataset.label_key); "
-                         f"features: {', '.join(info.features)}")
+    kind = inputs.kind_of(cfg, builder)
+    kind.check(cfg, builder)
+    names = tuple(label_names) if label_names is not None else feature_label_names(cfg, builder)
     meta = info.metadata or {}
-    rate = audio_rate(builder, cfg.name, cfg.sample_rate)
-    if cfg.task == "regression":
-        return _regression_info(cfg, info, rate)
-    if cfg.task == "multilabel":
-        names = meta.get("tag_names") or [f"tag{i}" for i in range(info.features[cfg.label_key].shape[-1])]
-    elif cfg.task == "multiclass":
-        names = info.features[cfg.label_key].names
-    else:
-        raise UserError(f"unknown dataset.task '{cfg.task}'; valid: multilabel, multiclass, regression")
-    return DatasetInfo(name=cfg.name, task=cfg.task, label_key=cfg.label_key, label_names=tuple(names),
-                       split_sizes={k: v.num_examples for k, v in info.splits.items()},
-                       sample_rate=rate, tag_categories=dict(meta.get("tag_categories") or {}))
+    return DatasetInfo(name=cfg.name, label_key=cfg.label_key, label_names=names,
+                       split_sizes={k: v.num_examples for k, v in info.splits.items()}, input_kind=kind.name,
+                       input_shape=kind.view_shape(cfg, info.features[cfg.input_key]),
+                       sample_rate=cfg.sample_rate if kind.name == "audio" else 0,
+                       tag_categories=dict(meta.get("tag_categories") or {}))
 
 
-def _regression_info(cfg: ml_collections.ConfigDict, info, rate: int) -> DatasetInfo:
-    """Regression onto per-clip vectors from `dataset.targets` (e.g. WMF latent factors, Dieleman Ch. 4); the
-    file must belong to this dataset and hold one row per clip of every split."""
-    targets = load_targets(cfg)
-    splits = {k: v.num_examples for k, v in info.splits.items()}
-    for split, rows in targets.meta.get("split_sizes", {}).items():
-        if split in splits and splits[split] != rows:
-            raise UserError(f"targets {cfg.targets} have {rows} rows for split '{split}' but '{cfg.name}' has "
-                             f"{splits[split]} clips; were they made for another build?")
-    return DatasetInfo(name=cfg.name, task=cfg.task, label_key="targets",
-                       label_names=tuple(f"factor{i}" for i in range(targets.num_factors)),
-                       split_sizes=splits, sample_rate=rate)
-
-
-def load_targets(cfg: ml_collections.ConfigDict):
-    """The regression targets of `config.dataset` (task regression), checked against its name."""
-    from mirjax.recommendation.targets import load_targets as _load
-
-    if not cfg.targets:
-        raise UserError("dataset.task=regression needs config.dataset.targets (a targets file, e.g. from "
-                         "`python -m mirjax.recommendation targets`)")
-    targets = _load(cfg.targets)
-    made_for = targets.meta.get("dataset")
-    if made_for and made_for != cfg.name:
-        raise UserError(f"targets {cfg.targets} were made for '{made_for}', not for config.dataset.name="
-                         f"'{cfg.name}'")
-    return targets
-
-
-def _with_targets(ds: tf.data.Dataset, cfg: ml_collections.ConfigDict, split: str, train: bool) -> tf.data.Dataset:
-    """(index, example) → (index, example with 'label' = the split's target row(s) `index`). Training gets
-    every per-clip array (the WPE loss needs its quadratic), evaluation the factors only."""
-    if cfg.task != "regression":
+def _decoded(ds: tf.data.Dataset, cfg: ml_collections.ConfigDict, kind: inputs.InputKind,
+             attach_labels: AttachLabels | None, split: str, train: bool) -> tf.data.Dataset:
+    """(index, example) → (index, {'input': decoded input, 'label': label}); labels from the feature
+    `cfg.label_key` unless the task attaches its own."""
+    if attach_labels is None:
+        ds = ds.map(lambda i, ex: (i, {"input": kind.decode(ex[cfg.input_key]), "label": ex[cfg.label_key]}),
+                    num_parallel_calls=AUTOTUNE)
         return ds
-    arrays = load_targets(cfg).per_clip(split)
-    if not train:
-        arrays = {"factors": arrays["factors"]}
-    table = {k: tf.constant(v) for k, v in arrays.items()}
-    pick = (lambda i: {k: tf.gather(v, i) for k, v in table.items()}) if train else \
-        (lambda i: tf.gather(table["factors"], i))
-    return ds.map(lambda i, ex: (i, {**ex, "label": pick(i)}), num_parallel_calls=AUTOTUNE)
-
-
-def crop_samples(cfg: ml_collections.ConfigDict) -> int:
-    return int(round(cfg.crop_seconds * cfg.sample_rate))
-
-
-def _decode(example: dict, label_key: str) -> dict[str, tf.Tensor]:
-    audio = example["audio"]
-    if audio.dtype.is_integer:
-        audio = tf.cast(audio, tf.float32) / float(audio.dtype.max + 1)
-    audio = tf.cast(audio, tf.float32)
-    if audio.shape.rank == 2:  # (samples, channels) → mono
-        audio = tf.reduce_mean(audio, axis=-1)
-    audio = tf.where(tf.math.is_finite(audio), audio, tf.zeros_like(audio))  # NaN/inf samples → silence
-    # Regression labels come from the targets file by clip index (`_with_targets`), not from a feature.
-    return {"audio": audio, "label": example[label_key] if label_key in example else tf.constant(0)}
-
-
-def _pad_to(audio: tf.Tensor, length: int, mode: str) -> tf.Tensor:
-    """Clips shorter than `length` are repeat- or zero-padded; an empty clip becomes silence."""
-    n = tf.shape(audio)[0]
-    if mode == "repeat":
-        reps = tf.math.floordiv(length + n - 1, tf.maximum(n, 1))
-        padded = tf.cond(n > 0, lambda: tf.tile(audio, [reps]), lambda: tf.zeros([length], tf.float32))
-        return tf.cond(n >= length, lambda: audio, lambda: padded[:length])
-    if mode == "zero":
-        return tf.pad(audio, [[0, tf.maximum(length - n, 0)]])
-    raise UserError(f"unknown dataset.pad_mode '{mode}'; valid: repeat, zero")
+    ds = ds.map(lambda i, ex: (i, {"input": kind.decode(ex[cfg.input_key])}), num_parallel_calls=AUTOTUNE)
+    return attach_labels(ds, cfg, split, train)
 
 
 def _split(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
@@ -179,28 +134,24 @@ def steps_per_epoch(cfg: ml_collections.ConfigDict, info: DatasetInfo, global_ba
 
 
 def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, info: DatasetInfo,
-                  global_batch: int, seed: int, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
-    """Infinite iterator over this process's share of each global training batch, starting at `start_step`."""
-    length = crop_samples(cfg)
+                  global_batch: int, seed: int, start_step: int = 0, attach_labels: AttachLabels | None = None
+                  ) -> Iterator[dict[str, np.ndarray]]:
+    """Infinite iterator over this process's share of each global training batch, starting at `start_step`:
+    {'input': (local batch, *view shape), 'label': …}."""
+    kind = inputs.INPUT_KINDS[info.input_kind]
     n = int(info.split_sizes[cfg.train_split] * cfg.train_fraction)
     spe = steps_per_epoch(cfg, info, global_batch)
     n_proc, proc = jax.process_count(), jax.process_index()
     local_batch = global_batch // n_proc
 
-    base = _split(builder, cfg.train_split).take(n)
-    base = base.map(lambda ex: _decode(ex, cfg.label_key), num_parallel_calls=AUTOTUNE)
+    base = _split(builder, cfg.train_split).take(n).enumerate()  # example index → view seed, label row
+    base = _decoded(base, cfg, kind, attach_labels, cfg.train_split, train=True)
     if cfg.cache:
         base = base.cache()
-    base = base.enumerate()  # example index → crop seed, independent of the shuffled order
-    base = _with_targets(base, cfg, cfg.train_split, train=True)
 
-    def crop(index, ex, epoch):
-        audio = _pad_to(ex["audio"], length, cfg.pad_mode)
-        max_offset = tf.shape(audio, out_type=tf.int64)[0] - length
-        offset = tf.random.stateless_uniform(
-            [], seed=tf.stack([tf.constant(seed, tf.int64), epoch * _EPOCH_STRIDE + index]),
-            minval=0, maxval=max_offset + 1, dtype=tf.int64)
-        return {"audio": audio[offset:offset + length], "label": ex["label"]}
+    def view(index, ex, epoch):
+        view_seed = tf.stack([tf.constant(seed, tf.int64), epoch * inputs.EPOCH_STRIDE + index])
+        return {**ex, "input": kind.train_view(ex["input"], cfg, view_seed)}
 
     epoch, skip = divmod(start_step, spe)
     while True:
@@ -208,29 +159,22 @@ def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuil
         ds = ds.take(spe * global_batch).skip(skip * global_batch)
         ds = ds.shard(n_proc, proc)  # process p gets elements p, p+n, …: its part of every global batch
         e = tf.constant(epoch, tf.int64)
-        ds = ds.map(lambda i, ex: crop(i, ex, e), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda i, ex: view(i, ex, e), num_parallel_calls=AUTOTUNE)
         ds = ds.batch(local_batch, drop_remainder=True).prefetch(AUTOTUNE)
         yield from ds.as_numpy_iterator()
         epoch, skip = epoch + 1, 0
 
 
 def eval_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, split: str, num_crops: int,
-                 batch_clips: int) -> Iterator[dict[str, np.ndarray]]:
-    """This process's clips of `split`, each as `num_crops` evenly spaced crops: batches of
-    {'audio': (clips, crops, samples), 'label': …, 'mask': (clips,)}; the last batch is padded, mask=False."""
-    length = crop_samples(cfg)
-
-    def crops(ex):
-        audio = _pad_to(ex["audio"], length, cfg.pad_mode)
-        max_offset = tf.shape(audio)[0] - length
-        offsets = tf.cast(tf.round(tf.linspace(0.0, tf.cast(max_offset, tf.float32), num_crops)), tf.int32)
-        idx = offsets[:, None] + tf.range(length)[None, :]
-        return {"audio": tf.gather(audio, idx), "label": ex["label"], "mask": tf.constant(True)}
-
+                 batch_clips: int, attach_labels: AttachLabels | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """This process's examples of `split`, each as views (audio: `num_crops` evenly spaced crops; an image: one
+    view): batches of {'input': (clips, views, *view shape), 'label': …, 'mask': (clips,)}; the last batch is
+    padded, mask=False."""
+    kind = inputs.kind_of(cfg, builder)
     ds = _split(builder, split).enumerate().shard(jax.process_count(), jax.process_index())
-    ds = ds.map(lambda i, ex: (i, _decode(ex, cfg.label_key)), num_parallel_calls=AUTOTUNE)
-    ds = _with_targets(ds, cfg, split, train=False)
-    ds = ds.map(lambda i, ex: crops(ex), num_parallel_calls=AUTOTUNE)
+    ds = _decoded(ds, cfg, kind, attach_labels, split, train=False)
+    ds = ds.map(lambda i, ex: {**ex, "input": kind.eval_views(ex["input"], cfg, num_crops), "mask": tf.constant(True)},
+                num_parallel_calls=AUTOTUNE)
     ds = ds.padded_batch(batch_clips).prefetch(AUTOTUNE)
     for batch in ds.as_numpy_iterator():
         short = batch_clips - batch["mask"].shape[0]

@@ -13,16 +13,14 @@ each style), so they never share a work and each holds every style.
 
 Build (cached outside the repository, in `default_data_dir()`):
 
-    python -m mirjax.data.scorebank --config tiny|default [--data_dir DIR]
+    mirjax data build scorebank/tiny|scorebank/default [--data_dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import logging
-import os
 import sys
 import time
 from typing import Iterable, Mapping, Sequence
@@ -149,6 +147,7 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
 
     def _split_generators(self, dl_manager):
         del dl_manager  # everything is generated from packages already installed
+        render.require_synthesizer()  # before the catalog is parsed: fail in a second, not after minutes
         cfg = self.builder_config
         t0 = time.time()
         catalog = render.build_catalog()
@@ -201,7 +200,7 @@ def build_summary(results: Iterable[dict], config_name: str, seconds: float) -> 
             "dropped_clips": dropped, "render_seconds": round(seconds, 1)}
 
 
-# --- CLI ------------------------------------------------------------------------------------
+# --- summary (`mirjax data build|info`) -------------------------------------------------------
 
 def _tag_counts(builder, split: str) -> np.ndarray:
     ds = builder.as_dataset(split=split, decoders={"audio": tfds.decode.SkipDecoding()})
@@ -212,40 +211,19 @@ def _tag_counts(builder, split: str) -> np.ndarray:
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mirjax.data.scorebank",
-                                     description="Build the scorebank corpus (or report it).")
-    parser.add_argument("--config", default="default", choices=[c.name for c in
-                                                               Scorebank.BUILDER_CONFIGS])
-    parser.add_argument("--data_dir", default=None,
-                        help="TFDS data dir (default: $MIRJAX_DATA_DIR or "
-                             "~/.cache/mirjax/tensorflow_datasets)")
-    args = parser.parse_args(argv)
-    data_dir = os.path.expanduser(args.data_dir or default_data_dir())
-    builder = Scorebank(config=args.config, data_dir=data_dir)
-    if builder.is_prepared():
-        print(f"scorebank/{args.config} {builder.version} already built in {builder.data_dir}")
-    else:
-        t0 = time.time()
-        builder.download_and_prepare()
-        print(f"scorebank/{args.config} built in {time.time() - t0:.1f} s into {builder.data_dir}")
+def summary_lines(builder) -> list[str]:
+    """What `mirjax data build|info scorebank/…` prints: split sizes, each tag's count per split, the build
+    summary."""
     info = builder.info
-    print("split sizes: " + ", ".join(f"{s} {info.splits[s].num_examples:,}" for s in SPLITS))
+    lines = ["split sizes: " + ", ".join(f"{s} {info.splits[s].num_examples:,}" for s in SPLITS)]
     counts = {s: _tag_counts(builder, s) for s in SPLITS}
     total = sum(info.splits[s].num_examples for s in SPLITS)
-    print(f"{'tag':<24}{'category':<12}" + "".join(f"{s:>12}" for s in SPLITS) + f"{'% all':>8}")
+    lines.append(f"{'tag':<24}{'category':<12}" + "".join(f"{s:>12}" for s in SPLITS) + f"{'% all':>8}")
     for i, t in enumerate(TAG_NAMES):
         n_all = sum(int(counts[s][i]) for s in SPLITS)
-        print(f"{t:<24}{TAG_CATEGORIES[t]:<12}" + "".join(f"{int(counts[s][i]):>12,}" for s in SPLITS)
-              + f"{100.0 * n_all / max(total, 1):>7.1f}%")
+        lines.append(f"{t:<24}{TAG_CATEGORIES[t]:<12}" + "".join(f"{int(counts[s][i]):>12,}" for s in SPLITS)
+                     + f"{100.0 * n_all / max(total, 1):>7.1f}%")
     summary = info.metadata.get("build_summary")
     if summary:
-        print(summary["line"])
-    return 0
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main, so that the builder and its features are the registered
-    # `mirjax.data.scorebank` classes (features.json names feature classes by module).
-    from mirjax.data import scorebank as _canonical
-    sys.exit(_canonical.main())
+        lines.append(summary["line"])
+    return lines

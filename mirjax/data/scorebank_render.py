@@ -468,6 +468,20 @@ def analyze_key(score) -> tuple[str, str]:
 
 # --- synthesis ------------------------------------------------------------------------------
 
+def require_synthesizer() -> None:
+    """A one-line UserError unless tinysoundfont imports.
+
+    It is not a dependency of the package: its metadata requires pyaudio (playback, never used here), which
+    does not build without the portaudio headers, so `make` installs it with --no-deps. Without this check
+    every render would fail inside the per-clip error handling and each work would be skipped as "silent".
+    """
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError as e:
+        raise UserError(f"scorebank: rendering needs tinysoundfont, which is not installed ({e}); install it "
+                        f"with `pip install --no-deps tinysoundfont` (`make` does this)") from None
+
+
 def soundfont_path() -> str:
     import pretty_midi
     return os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
@@ -866,6 +880,7 @@ def render_jobs(jobs: Sequence[WorkJob], num_workers: int = 0, progress: bool = 
 
     import tqdm
 
+    require_synthesizer()
     num_workers = int(num_workers) or default_num_workers()
     bar = tqdm.tqdm(total=len(jobs), desc=desc, unit="work", disable=not progress, mininterval=1.0)
     pool = None

@@ -28,7 +28,7 @@ Configs:
 Malformed lines (not 3 tab-separated fields, or a play count that is not a positive integer) are
 skipped and counted, never fatal; duplicated (user, song) lines are merged by summing. Build:
 
-    python -m mirjax.data.taste_profile --config subset|full --manual_dir DIR [--data_dir DIR]
+    mirjax data build taste_profile/subset|full --manual_dir DIR [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -388,15 +388,3 @@ class TasteProfile(manual.ManualBuilder,
         n_items = len(keys)
         for u, i, n in zip(users.tolist(), items.tolist(), plays.tolist()):
             yield u * n_items + i, {"user": u, "clip_key": keys[i], "item": i, "plays": n, "split": splits[i]}
-
-
-# --- CLI ------------------------------------------------------------------------------------
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return manual.cli_main(TasteProfile, "python -m mirjax.data.taste_profile", argv)
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main so that the builder and features are the registered classes.
-    from mirjax.data import taste_profile as _canonical
-    sys.exit(_canonical.main())

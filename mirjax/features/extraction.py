@@ -77,7 +77,7 @@ class Spec:
 
 def _logmel(audio, sample_rate, spec: Spec, n_fft=None):
     return log1p_compress(melspectrogram(audio, sample_rate, n_fft=n_fft or spec.n_fft, hop_length=spec.hop_length,
-                                         n_mels=spec.n_mels), C=spec.log_c)
+                                         n_mels=spec.n_mels, pad_mode="reflect"), C=spec.log_c)
 
 
 REPRESENTATIONS: dict[str, Callable] = {

@@ -75,5 +75,5 @@ def multiresolution_melspectrogram(audio: jnp.ndarray, sample_rate: int, n_fft: 
     """`levels` log-mel spectrograms (Dieleman's log(1 + C·x), C = 10⁴) with windows n_fft · 2^l and a fixed hop:
     every level has the same frames. `audio` (…, samples) → list of (…, frames, n_mels)."""
     return [log1p_compress(melspectrogram(audio, sample_rate, n_fft=n_fft * 2 ** level, hop_length=hop_length,
-                                          n_mels=n_mels), C=log_c)
+                                          n_mels=n_mels, pad_mode="reflect"), C=log_c)
             for level in range(levels)]

@@ -64,7 +64,7 @@ def mfcc(
     norm: Optional[str] = "ortho",
     lifter: float = 0.0,
     window: WindowSpec = "hann",
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """MFCCs of ``audio (..., samples)`` at ``sample_rate`` Hz → ``(..., frames, n_mfcc)`` float32.
 

@@ -5,6 +5,10 @@ once, and returns a pure function mapping float audio ``(batch, samples)`` (any 
 features ``(batch, frames, bins)``. ``make_frontend`` wraps it so that any leading dims work and, on
 CPU only, the batch is processed a few clips at a time (same values, better cache use). The result has
 no parameters and no state: jit it, vmap it, or call it at the start of a model's apply.
+
+The audio front-ends take ``pad_mode`` for the centred frames at a clip's edges. Their default is ``"reflect"``,
+with which every trained system and result in docs/ was made; ``"constant"`` (zeros) is librosa's default and that of
+the plain functions (``mirjax.frontend.melspectrogram`` …).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from mirjax import registry
 
 from mirjax.frontend.compression import amplitude_to_db, log1p_compress, log10_compress, power_to_db
 from mirjax.frontend.mfcc import delta, mfcc
@@ -39,19 +45,29 @@ FRONTENDS: dict[str, Callable[..., Frontend]] = {}
 COMPRESSIONS = ("db", "log1p", "log10", "none")
 
 
-def register(name: str) -> Callable[[Callable[..., Frontend]], Callable[..., Frontend]]:
-    """Decorator: register a front-end factory ``factory(**config) -> (audio -> features)`` under ``name``."""
+_WHOLE_BATCH: set[str] = set()  # front-ends whose input is not (…, samples) audio: called on the batch as it is
+
+
+def register(name: str, per_example: bool = True) -> Callable[[Callable[..., Frontend]], Callable[..., Frontend]]:
+    """Decorator: register a front-end factory ``factory(**config) -> (input -> features)`` under ``name``.
+
+    ``per_example`` (audio front-ends): the result takes audio with any leading dims and, on CPU, runs a few clips
+    at a time. Otherwise it is called on the batch as it is (e.g. images)."""
 
     def deco(factory: Callable[..., Frontend]) -> Callable[..., Frontend]:
         if name in FRONTENDS:
-            raise UserError(f"frontend {name!r} is already registered")
+            raise ValueError(f"frontend {name!r} is already registered")
         FRONTENDS[name] = factory
+        if not per_example:
+            _WHOLE_BATCH.add(name)
         return factory
 
     return deco
 
 
 def _factory(name: str) -> Callable[..., Frontend]:
+    if name not in FRONTENDS:
+        registry.load_plugins()  # a plug-in package may register it (e.g. mfcc_bow)
     if name not in FRONTENDS:
         raise UserError(f"unknown frontend {name!r}; valid: {', '.join(sorted(FRONTENDS))}")
     return FRONTENDS[name]
@@ -68,14 +84,20 @@ def _config(name: str, kwargs: dict) -> dict:
     return cfg
 
 
+def frontend_config(name: str, kwargs: dict) -> dict:
+    """Every argument of front-end ``name`` (its defaults overridden by ``kwargs``; unknown keys → UserError)."""
+    return _config(name, kwargs)
+
+
 def accepts(name: str, key: str) -> bool:
     """Whether front-end `name` takes the argument `key`."""
     return key in inspect.signature(_factory(name)).parameters
 
 
 def make_frontend(name: str, **kwargs) -> Frontend:
-    """Build the registered front-end ``name`` with ``kwargs``; returns a pure, jittable ``audio -> features``."""
-    return _per_example_groups(_factory(name)(**_config(name, kwargs)))
+    """Build the registered front-end ``name`` with ``kwargs``; returns a pure, jittable ``input -> features``."""
+    fn = _factory(name)(**_config(name, kwargs))
+    return fn if name in _WHOLE_BATCH else _per_example_groups(fn)
 
 
 def output_shape(name: str, num_samples: int, **kwargs) -> tuple[int, int]:
@@ -205,6 +227,7 @@ def logmel(
     weighting: str = "none",
     standardize: str = "none",
     scale: float = 1.0,
+    pad_mode: str = "reflect",
 ) -> Frontend:
     """Log-compressed mel spectrogram: ``(batch, samples)`` → ``(batch, frames, n_mels)``.
 
@@ -220,7 +243,7 @@ def logmel(
 
     def fn(audio: jax.Array) -> jax.Array:
         S = melspectrogram(audio, sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-                           fmin=fmin, fmax=fmax, power=power, htk=htk)
+                           fmin=fmin, fmax=fmax, power=power, htk=htk, pad_mode=pad_mode)
         return post(compress(pre(S)))
 
     return fn
@@ -238,6 +261,7 @@ def log_stft(
     weighting: str = "none",
     standardize: str = "none",
     scale: float = 1.0,
+    pad_mode: str = "reflect",
 ) -> Frontend:
     """Log-compressed linear-frequency spectrogram: ``(batch, samples)`` → ``(batch, frames, n_fft//2+1)``.
 
@@ -250,7 +274,8 @@ def log_stft(
                                lambda: fft_bin_frequencies(sample_rate, n_fft))
 
     def fn(audio: jax.Array) -> jax.Array:
-        return post(compress(pre(spectrogram(audio, n_fft=n_fft, hop_length=hop_length, power=power))))
+        return post(compress(pre(spectrogram(audio, n_fft=n_fft, hop_length=hop_length, power=power,
+                                                   pad_mode=pad_mode))))
 
     return fn
 
@@ -263,6 +288,13 @@ def waveform(sample_rate: int = 16000) -> Frontend:
     ``sample_rate`` is accepted (and unused) so a config can switch between front-ends unchanged."""
     del sample_rate
     return lambda audio: audio[..., None]
+
+
+@register("identity", per_example=False)
+def identity() -> Frontend:
+    """The input as it is, as float32: for inputs that need no time–frequency transform (images:
+    ``(batch, height, width, channels)``)."""
+    return lambda x: jnp.asarray(x, jnp.float32)
 
 
 @register("mfcc")
@@ -279,6 +311,7 @@ def mfcc_frontend(
     lifter: float = 0.0,
     deltas: bool = True,
     delta_width: int = 9,
+    pad_mode: str = "reflect",
 ) -> Frontend:
     """MFCC (DCT-II ortho of dB mel) ``(batch, samples)`` → ``(batch, frames, n_mfcc)``, or
     ``(batch, frames, 3 * n_mfcc)`` with Δ and ΔΔ appended when ``deltas`` (needs ≥ ``delta_width`` frames)."""
@@ -287,7 +320,7 @@ def mfcc_frontend(
 
     def fn(audio: jax.Array) -> jax.Array:
         M = mfcc(audio, sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
-                 fmin=fmin, fmax=fmax, htk=htk, top_db=top_db, lifter=lifter)
+                 fmin=fmin, fmax=fmax, htk=htk, top_db=top_db, lifter=lifter, pad_mode=pad_mode)
         if not deltas:
             return M
         return jnp.concatenate([M, delta(M, delta_width, 1), delta(M, delta_width, 2)], axis=-1)
@@ -295,50 +328,7 @@ def mfcc_frontend(
     return fn
 
 
-@register("mfcc_bow")
-def mfcc_bow(
-    codebook: str = "",
-    sample_rate: int = 16000,
-    n_fft: int = 1024,
-    hop_length: int = 512,
-    n_mels: int = 40,
-    n_mfcc: int = 13,
-    fmin: float = 0.0,
-    fmax: Optional[float] = None,
-    htk: bool = False,
-    top_db: Optional[float] = 80.0,
-    lifter: float = 0.0,
-    deltas: bool = True,
-    delta_width: int = 9,
-) -> Frontend:
-    """Bag-of-words audio (Dieleman thesis §4.5.1): ``(batch, samples)`` → ``(batch, 1, n_components)``.
-
-    The ``mfcc`` front-end with these settings (defaults: 13 MFCCs + Δ + ΔΔ from windows of 1024 samples, hop
-    512), each frame standardised and assigned to its nearest K-means word, the words' frequencies in the clip
-    (counts / frames, so crops of any length are comparable), then the PCA projection; words, standardisation and
-    PCA come from the ``codebook`` .npz (``mirjax.recommendation.bow``), which must have been fitted with the same
-    MFCC settings. Meant for whole clips: one histogram per input.
-    """
-    settings = {k: v for k, v in locals().items() if k != "codebook"}  # the MFCC arguments, as passed
-    if not codebook:
-        raise UserError("frontend 'mfcc_bow' needs codebook=FILE.npz (config.frontend.codebook); make one with `python "
-                         "-m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out FILE.npz`")
-    from mirjax.recommendation import bow  # lazily: the codebook format lives with the code that fits it
-
-    book = bow.load_codebook(codebook, settings)
-    frames = mfcc_frontend(**settings)
-    return lambda audio: bow.encode(book, frames(audio))
-
-
-def mfcc_bow_settings(**kwargs) -> dict:
-    """The MFCC settings (every ``mfcc_bow`` argument but ``codebook``, defaults filled in) of an ``mfcc_bow``
-    front-end made with ``kwargs``: what a codebook records and is checked against."""
-    cfg = _config("mfcc_bow", kwargs)
-    cfg.pop("codebook", None)
-    return cfg
-
-
 __all__ = [
     "FRONTENDS", "COMPRESSIONS", "STANDARDIZATIONS", "WEIGHTINGS", "register", "make_frontend", "output_frames",
-    "output_shape", "output_bins", "mfcc_bow_settings",
+    "output_shape", "output_bins", "frontend_config",
 ]

@@ -86,15 +86,14 @@ def stft(
     win_length: Optional[int] = None,
     window: WindowSpec = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """Complex STFT of ``audio (..., samples)`` → ``(..., frames, n_fft // 2 + 1)`` complex64.
 
     Matches ``librosa.stft(y, n_fft=, hop_length=, win_length=, window=, center=, pad_mode=).T``.
     ``hop_length`` defaults to ``win_length // 4``. With ``center=True`` the signal is padded by
-    ``n_fft // 2`` on both sides (``pad_mode`` is any ``jnp.pad`` mode: ``"reflect"`` or
-    ``"constant"`` — note librosa >= 0.10 defaults to ``"constant"``), so frame ``t`` is centred
-    on sample ``t * hop_length``.
+    ``n_fft // 2`` on both sides (``pad_mode`` is any ``jnp.pad`` mode: ``"constant"`` (zeros, librosa's
+    default since 0.10) or ``"reflect"``), so frame ``t`` is centred on sample ``t * hop_length``.
     """
     audio = jnp.asarray(audio, dtype=jnp.float32)
     win_length = n_fft if win_length is None else win_length
@@ -119,7 +118,7 @@ def spectrogram(
     win_length: Optional[int] = None,
     window: WindowSpec = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
     power: float = 2.0,
 ) -> jax.Array:
     """``|stft(audio)| ** power`` → ``(..., frames, n_fft // 2 + 1)`` float32 (power=2: energy, 1: magnitude)."""
@@ -219,14 +218,14 @@ def melspectrogram(
     win_length: Optional[int] = None,
     window: WindowSpec = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """Mel spectrogram of ``audio (..., samples)`` at ``sample_rate`` Hz → ``(..., frames, n_mels)`` float32.
 
     Equals ``librosa.feature.melspectrogram(y=audio, sr=sample_rate, n_fft=, hop_length=, n_mels=,
     fmin=, fmax=, power=, htk=, norm=, pad_mode=pad_mode)`` transposed over the last two axes.
-    ``power=2`` gives energy, ``1`` magnitude. Default padding is ``"reflect"`` (the mirjax
-    contract); pass ``pad_mode="constant"`` to reproduce librosa >= 0.10's default.
+    ``power=2`` gives energy, ``1`` magnitude. The default padding is librosa's (``"constant"``: zeros), so the
+    default call equals librosa's default call frame for frame; ``"reflect"`` is an option.
     """
     spec = spectrogram(audio, n_fft, hop_length, win_length, window, center, pad_mode, power)
     fb = mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax, htk, norm)

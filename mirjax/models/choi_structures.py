@@ -11,7 +11,7 @@ size 1366 × 96 (12 kHz, n_fft 512, hop 256, 29.12 s); every block is conv → b
         state → out
 
 Each is one module configured by `size` (a Table 4-A column: 0.1M, 0.25M, 0.5M, 1M, 3M) or by explicit widths.
-Readings chosen where the thesis is ambiguous (spec/choi_thesis.md §3.2, §10):
+Readings chosen where the thesis is ambiguous (Choi thesis §4.2.1–4.2.5):
 
 - k1c2 kernel: the text says 1×4, but with 1×4 the Table 4-A widths give 4–8.5 % fewer parameters than the
   targets (the thesis claims a 2 % tolerance) and a 6.7 % conv share instead of the stated 13 %. With 1×8 both
@@ -25,7 +25,7 @@ Readings chosen where the thesis is ambiguous (spec/choi_thesis.md §3.2, §10):
   extent is left after the last block is max-pooled; parameter counts therefore do not depend on the crop.
   For short crops set `time_pools` in the config so that the reduction is spread over the blocks.
 
-Parameter counts: trainable ones (kernels, biases, BN γ/β) equal the closed forms of spec/choi_thesis.md §3.3;
+Parameter counts: trainable ones (kernels, biases, BN γ/β) equal the closed forms of Choi thesis §4.2.5 (Table 4-A);
 counted as Keras's `count_params` does (BN moving statistics included), which is what the thesis's "2 %
 tolerance" refers to, all 20 are within 2.7 % of 0.1M … 3M (tests/test_structures.py).
 """
@@ -42,6 +42,7 @@ import jax.numpy as jnp
 from mirjax.models import layers, register
 from mirjax.models.compact_convnet import CompactConvnet
 
+STRUCTURES = ("k1c2", "k2c1", "k2c2", "crnn")  # the registered model names, in the thesis's order
 SIZES = ("0.1M", "0.25M", "0.5M", "1M", "3M")
 SIZE_PARAMS = {"0.1M": 100_000, "0.25M": 250_000, "0.5M": 500_000, "1M": 1_000_000, "3M": 3_000_000}
 

@@ -2,7 +2,7 @@
 
 Five blocks of conv 3×3 (32 channels, 'same') → batch norm → ELU → max-pool, then a dense layer to the
 tags. Frequency pool sizes follow the input height as in Choi's `models_transfer.py` (Table 2-B's list
-reduces 96 bins to zero; see spec/choi_thesis.md §1.3):
+reduces 96 bins to zero; Choi thesis §2.4):
 
   96 bins  → (2,3,2,2,4)   128 bins → (2,4,2,2,4)   ≥ 256 bins (257-bin STFT) → (2,4,4,2,4)
 

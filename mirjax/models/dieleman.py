@@ -8,7 +8,7 @@ deliberately left out so that the comparison with raw audio is fair):
 
 ReLU everywhere. The dense layer sees the flattened time × channel map, as in the paper, so its size follows
 the crop length (3 s at hop 256 and 16 kHz: 188 frames → 181 → 45 → 38 → 9 → 288 inputs). Pooling is
-'VALID' (floor); the thesis does not pin down the border mode (spec §5.2).
+'VALID' (floor); the thesis does not pin down the border mode (Dieleman thesis §5.4.1).
 
 The same stack, configured, is the Ch. 4 network that predicts latent factors from 3-s windows (§4.5.2):
 conv 128×6 → max-pool 4 → conv 128×6 → max-pool 5 → dense 400 → dense 50 (linear outputs, MSE or WPE), i.e.
@@ -106,7 +106,7 @@ class DielemanRawCNN(nn.Module):
         return self._stack(x, train)
 
     def _stack(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
-        # SAME pooling: 3 s at stride 1024 leave 2 frames before the last pool of 4 (spec §5.2: the thesis's
+        # SAME pooling: 3 s at stride 1024 leave 2 frames before the last pool of 4 (Dieleman §5.4.1: the thesis's
         # border mode is not stated), so a partial window is kept instead of pooling to nothing.
         return DielemanSpectrogramCNN(self.num_outputs, filters=self.filters, hidden=self.hidden,
                                       dropout=self.dropout, pool_padding="SAME", name="stack")(x, train)

@@ -27,27 +27,27 @@ A codebook is one .npz file; its keys (all written by `fit_codebook`):
     explained_variance_ratio (n_components,)  num_words ()  num_frames ()  num_clips ()
     mfcc_settings, fit_settings (JSON strings)  dataset, split (strings)
 
-`python -m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out FILE` fits one.
+`mirjax recommend codebook --dataset scorebank/default --words 4000 --out FILE` fits one.
 """
 
 from __future__ import annotations
 
 from mirjax.errors import UserError
-import argparse
 import dataclasses
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from mirjax.features.kmeans import assign, kmeans
+from mirjax.frontend import registry as frontend_registry
+from mirjax.frontend.registry import make_frontend
 
 log = logging.getLogger("mirjax")
 
@@ -145,6 +145,50 @@ def encode(book: Codebook, frames: jax.Array) -> jax.Array:
     return ((h - jnp.asarray(book.pca_mean)) @ jnp.asarray(book.pca_components).T)[..., None, :]
 
 
+# --- the `mfcc_bow` front-end: the codebook format lives with the code that fits and reads it ---
+
+@frontend_registry.register("mfcc_bow")
+def mfcc_bow(
+    codebook: str = "",
+    sample_rate: int = 16000,
+    n_fft: int = 1024,
+    hop_length: int = 512,
+    n_mels: int = 40,
+    n_mfcc: int = 13,
+    fmin: float = 0.0,
+    fmax: Optional[float] = None,
+    htk: bool = False,
+    top_db: Optional[float] = 80.0,
+    lifter: float = 0.0,
+    deltas: bool = True,
+    delta_width: int = 9,
+) -> frontend_registry.Frontend:
+    """The bag-of-words front-end (Dieleman thesis §4.5.1), registered by this package:
+    ``(batch, samples)`` → ``(batch, 1, n_components)``.
+
+    The ``mfcc`` front-end with these settings (defaults: 13 MFCCs + Δ + ΔΔ from windows of 1024 samples, hop
+    512), each frame standardised and assigned to its nearest K-means word, the words' frequencies in the clip
+    (counts / frames, so crops of any length are comparable), then the PCA projection; words, standardisation and
+    PCA come from the ``codebook`` .npz (``mirjax.recommendation.bow``), which must have been fitted with the same
+    MFCC settings. Meant for whole clips: one histogram per input.
+    """
+    settings = {k: v for k, v in locals().items() if k != "codebook"}  # the MFCC arguments, as passed
+    if not codebook:
+        raise UserError("frontend 'mfcc_bow' needs codebook=FILE.npz (config.frontend.codebook); make one with "
+                        "`mirjax recommend codebook --dataset scorebank/default --words 4000 --out FILE.npz`")
+    book = load_codebook(codebook, settings)
+    frames = frontend_registry.FRONTENDS["mfcc"](**settings)  # the bare factory: make_frontend wraps the whole
+    return lambda audio: encode(book, frames(audio))
+
+
+def mfcc_bow_settings(**kwargs) -> dict:
+    """The MFCC settings (every ``mfcc_bow`` argument but ``codebook``, defaults filled in) of an ``mfcc_bow``
+    front-end made with ``kwargs``: what a codebook records and is checked against."""
+    cfg = frontend_registry.frontend_config("mfcc_bow", kwargs)
+    cfg.pop("codebook", None)
+    return cfg
+
+
 def components_for_variance(explained_variance_ratio: np.ndarray, variance: float) -> int:
     """The fewest leading components whose explained-variance ratios sum to at least `variance` (all if the total
     falls short by rounding)."""
@@ -213,8 +257,6 @@ def fit_codebook(out: str, dataset: str = "scorebank/default", split: str = "tra
     An existing `out` fitted with the same settings is kept as it is (nothing is recomputed); one fitted with other
     settings, or any other file, is a one-line ValueError. Returns a summary: path, num_words, num_frames,
     num_clips, num_components, variance_kept, seconds, reused."""
-    from mirjax.frontend.registry import make_frontend, mfcc_bow_settings
-
     start = time.time()
     settings = mfcc_bow_settings(**mfcc_kwargs)
     fit = _fit_settings(dataset, split, num_words, max_frames, variance, seed, num_iters)
@@ -272,40 +314,8 @@ def default_path(dataset: str, data_dir: str | None = None) -> str:
     return os.path.join(root, "recommendation", dataset.replace("/", "_") + "_codebook.npz")
 
 
-def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m mirjax.recommendation.bow",
-                                 description="Fit the bag-of-words codebook (MFCC → K-means words → PCA) of the "
-                                             "mfcc_bow front-end (Dieleman thesis §4.5.1).")
-    ap.add_argument("--dataset", default="scorebank/default", help="TFDS name[/config]")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--words", type=int, default=4000, help="K-means dictionary size")
-    ap.add_argument("--out", default="", help="codebook .npz to write (default: recommendation/ next to the "
-                                              "data dir, where configs/dieleman_recommend.py looks)")
-    ap.add_argument("--max_frames", type=int, default=200_000, help="frames sampled for K-means")
-    ap.add_argument("--variance", type=float, default=0.95, help="fraction of the variance PCA keeps")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--iters", type=int, default=20, help="Lloyd iterations")
-    ap.add_argument("--data_dir", default="", help="TFDS data dir (default: mirjax's cache)")
-    return ap.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else list(argv))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-        tf.config.set_visible_devices([], "GPU")  # tf.data only; the accelerator is JAX's
-        s = fit_codebook(args.out or default_path(args.dataset, args.data_dir or None), dataset=args.dataset, split=args.split, num_words=args.words,
-                         max_frames=args.max_frames, variance=args.variance, seed=args.seed, num_iters=args.iters,
-                         data_dir=args.data_dir or None)
-    except (ValueError, OSError) as e:
-        print(f"error: {(str(e).splitlines() or [type(e).__name__])[0]}", file=sys.stderr)
-        return 2
-    print(f"{s['path']}: {s['num_words']} words from {s['num_frames']} frames of {s['num_clips']} clips, "
-          f"{s['num_components']} PCA components keep {100 * s['variance_kept']:.1f} % of the variance, "
-          f"{s['seconds']:.0f} s" + (" (existing file, same settings: kept)" if s["reused"] else ""))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def summary_line(s: dict) -> str:
+    """One line about `fit_codebook`'s summary (what `mirjax recommend codebook` prints)."""
+    return (f"{s['path']}: {s['num_words']} words from {s['num_frames']} frames of {s['num_clips']} clips, "
+            f"{s['num_components']} PCA components keep {100 * s['variance_kept']:.1f} % of the variance, "
+            f"{s['seconds']:.0f} s" + (" (existing file, same settings: kept)" if s["reused"] else ""))

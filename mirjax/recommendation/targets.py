@@ -3,7 +3,7 @@ dataset, laid out per split of the audio dataset in the order the training pipel
 
     python -m mirjax.recommendation targets --listening scorebank_listening/default --out FILE.npz
 
-Reading of the thesis (§4.6.2 does not say it outright; spec §4.5): WMF is fitted on **all** the usage data,
+Reading of the thesis (Dieleman thesis §4.6.2 does not say it outright): WMF is fitted on **all** the usage data,
 test songs included, so that the user factors x_u are fixed and the "upper bound" row scores the test songs
 with their own WMF factors. The CNN and the baselines are trained on the train songs' factors y_i and predict
 ŷ_i for the test songs from audio alone; every user's test songs are then ranked by x_uᵀ ŷ_i.
@@ -44,7 +44,7 @@ PER_CLIP = ("factors", "wpe_gram", "wpe_b", "wpe_const")  # arrays with one row 
 
 @dataclasses.dataclass(frozen=True)
 class WMFParams:
-    """WMF settings. The thesis gives none of α, ε, λ, the iterations or the initialisation (spec §4.2); these
+    """WMF settings. The thesis gives none of α, ε, λ, the iterations or the initialisation (Dieleman §4.4); these
     are benanne/wmf's code defaults and demo values (α = 2, ε = 10⁻⁶, λ = 10⁻⁵, 20 iterations, N(0, 0.01²))."""
     num_factors: int = 50
     alpha: float = 2.0

@@ -10,14 +10,14 @@
 
 Parts (each writes OUT/<part>.md, OUT/<part>.json and OUT/<part>.png, our test ROC-AUC beside the thesis's):
 
-  table51  for each (length, stride) of configs/dieleman_raw.LENGTHS_STRIDES: a spectrogram run
+  table51  for each (length, stride) of LENGTHS_STRIDES (Table 5.1): a spectrogram run
            (configs/dieleman_spectrogram.py with frontend n_fft = length, hop_length = stride) and a raw-audio run
            (configs/dieleman_raw.py:LENGTH,STRIDE)
   table52  raw 1024/1024 with the strided layer's nonlinearity relu | log_square | log_rect
   table53  raw 1024/1024 with feature pooling none | l2 ×2 | l2 ×4 | max ×2 | max ×4
 
 A setting requested by two tables (raw 1024/1024, ReLU, no pooling is in all three) is one run, trained once.
-The spectrogram runs use the raw model's 'SAME' pooling border (the thesis does not state it, spec §5.2): at a
+The spectrogram runs use the raw model's 'SAME' pooling border (Dieleman thesis §5.4.1 does not state it): at a
 1024-sample hop a 3-s crop has 47 frames, which 'VALID' pooling would reduce to nothing, and with the same border
 mode each pair of Table 5.1 differs only in its input. `--steps N` replaces the configs' 2,500 steps and scales
 their learning-rate drop (step 2,000 of 2,500) to the same fraction of N; validation and checkpoints come five
@@ -37,31 +37,20 @@ from typing import Any, Sequence
 import ml_collections
 
 from mirjax.config import load_config, validate
+from mirjax.models.dieleman import NONLINEARITIES  # Table 5.2's, in the thesis's order
 from mirjax.studies import runner
 
 log = logging.getLogger("mirjax")
 
 PARTS = ("table51", "table52", "table53")
-NONLINEARITIES = ("relu", "log_square", "log_rect")
 POOLINGS = (("none", 1), ("l2", 2), ("l2", 4), ("max", 2), ("max", 4))
 QUICK_STEPS = 500
 
 
-def _config_module(path: str):
-    """A configs/ file as a module (for its constants), found the way `load_config` finds it."""
-    import importlib.util
-    full = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), path)
-    spec = importlib.util.spec_from_file_location(f"mirjax_config_{abs(hash(full))}", full)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-LENGTHS_STRIDES = tuple(tuple(ls) for ls in _config_module("configs/dieleman_raw.py").LENGTHS_STRIDES)
-
-# Thesis test AUCs on MagnaTagATune (spec/dieleman_thesis.md §5.4).
+# Thesis test AUCs on MagnaTagATune (Dieleman thesis §5.4, Tables 5.1–5.3).
 THESIS_TABLE51 = {(1024, 1024): (0.8690, 0.8366), (1024, 512): (0.8726, 0.8365), (512, 512): (0.8793, 0.8386),
                   (512, 256): (0.8793, 0.8408), (256, 256): (0.8815, 0.8487)}  # (spectrograms, raw audio)
+LENGTHS_STRIDES = tuple(THESIS_TABLE51)  # Table 5.1's (filter length, stride) pairs, in the thesis's order
 THESIS_TABLE52 = {"relu": 0.8366, "log_square": 0.7508, "log_rect": 0.7487}
 THESIS_TABLE53 = {("none", 1): 0.8366, ("l2", 2): 0.8387, ("l2", 4): 0.8387, ("max", 2): 0.8183,
                   ("max", 4): 0.8280}

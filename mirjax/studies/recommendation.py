@@ -37,11 +37,12 @@ from mirjax.studies import runner
 
 log = logging.getLogger("mirjax")
 
+# The models of the study, in table order; also the MODEL choices of configs/dieleman_recommend.py (which imports them).
 MODELS = ("bow_linear", "bow_mlp", "cnn_mse", "cnn_wpe")
 LABELS = {"bow_linear": "linear regression", "bow_mlp": "MLP", "cnn_mse": "CNN with MSE", "cnn_wpe": "CNN with WPE"}
 
 # Thesis Tables 4.2 (subset: 9,330 songs, 20,000 users, 50 factors) and 4.3 (full: 382,410 songs, 1M users,
-# 400 factors): (mAP, AUC); spec/dieleman_thesis.md §4.5.
+# 400 factors): (mAP, AUC); Dieleman thesis §4.6.2.
 THESIS_SUBSET = {"MLR": (0.01801, 0.60608), "linear regression": (0.02389, 0.63518), "MLP": (0.025364, 0.646112),
                  "CNN with MSE": (0.05016, 0.70987), "CNN with WPE": (0.04323, 0.70101)}
 THESIS_FULL = {"random": (0.00015, 0.49935), "linear regression": (0.00101, 0.64522),
@@ -106,13 +107,11 @@ def clip_predictions(config: ml_collections.ConfigDict, workdir: str, split: str
     (which `eval.py` writes for the test split), or predicted now with the best checkpoint and saved there."""
     path = os.path.join(workdir, f"predictions_{split}.npz")
     if not os.path.exists(path):
-        from mirjax.evaluation.predict import predict_split
         from mirjax.training import setup
 
         exp = setup.build_experiment(config)
         state, _, _ = setup.restore_for_eval(exp, workdir, config.eval.checkpoint)
-        logits, labels = predict_split(config.dataset, exp.builder, split, exp.predict_fn, state.variables(),
-                                       exp.mesh, config.eval.num_crops, config.eval.batch_size, progress=False)
+        logits, labels = exp.predict(state.variables(), split, config.eval.num_crops, progress=False)
         np.savez_compressed(path, logits=logits, labels=labels)
     with np.load(path) as f:
         return f["logits"].mean(axis=1)
@@ -189,7 +188,7 @@ def split_features(cfg: ml_collections.ConfigDict, split: str, batch: int = 16) 
     frontend = jax.jit(make_frontend(cfg.frontend.name, **section_kwargs(cfg.frontend)))
     out = []
     for b in pipeline.eval_batches(cfg.dataset, builder, split, 1, batch):
-        feats = np.asarray(frontend(b["audio"][:, 0]))
+        feats = np.asarray(frontend(b["input"][:, 0]))
         out.append(feats.reshape(feats.shape[0], -1)[b["mask"]])
     return np.concatenate(out)
 

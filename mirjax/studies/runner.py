@@ -22,7 +22,10 @@ from typing import Any, Callable, Sequence
 
 import ml_collections
 
+from mirjax import tasks
 from mirjax.evaluation import report as report_lib
+from mirjax.training.evaluate import evaluate
+from mirjax.training.trainer import train_and_evaluate
 
 log = logging.getLogger("mirjax")
 
@@ -85,10 +88,7 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
 def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
             eval_fn: Callable | None = None) -> list[dict[str, Any]]:
     """Train and test every run not already finished in `out`; returns all rows (finished, new and failed)."""
-    if train_fn is None or eval_fn is None:
-        from mirjax.evaluation.evaluate import evaluate
-        from mirjax.training.trainer import train_and_evaluate
-        train_fn, eval_fn = train_fn or train_and_evaluate, eval_fn or evaluate
+    train_fn, eval_fn = train_fn or train_and_evaluate, eval_fn or evaluate
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise UserError(f"study has duplicate run names: {sorted(n for n in set(names) if names.count(n) > 1)}")
@@ -129,10 +129,11 @@ def execute(runs: Sequence[Run], out: str, train_fn: Callable | None = None,
             rows.append({"run": run.name, **run.columns, "error": msg})
             continue
         tc = run.config.train
+        best_metric = tasks.get(run.config.dataset.task).best_metric(tc.best_metric)
         eps = train_throughput(workdir, tc.batch_size)
         row = {"run": run.name, **run.columns,
                "params": trained.get("num_params"), "steps": trained.get("step"),
-               "val_" + tc.best_metric: best_validation(workdir, tc.best_metric),
+               "val_" + best_metric: best_validation(workdir, best_metric),
                "test_roc_auc": tested.get("roc_auc_macro"), "test_pr_auc": tested.get("pr_auc_macro"),
                "test_accuracy": tested.get("accuracy"),
                **{f"test_{k}": tested[k] for k in ("r2", "mse", "map@500", "rec_auc") if k in tested},

@@ -17,13 +17,12 @@ import os
 from typing import Any, Sequence
 
 from mirjax.config import load_config
+from mirjax.models.choi_structures import SIZES, STRUCTURES
 from mirjax.studies import runner
 
 log = logging.getLogger("mirjax")
 
-STRUCTURES = ("k1c2", "k2c1", "k2c2", "crnn")
-ALL_SIZES = ("0.1M", "0.25M", "0.5M", "1M", "3M")
-QUICK_SIZES = ("0.1M", "0.25M", "0.5M")
+QUICK_SIZES = SIZES[:3]  # 0.1M, 0.25M, 0.5M
 COLORS = {"k1c2": "tab:blue", "k2c1": "tab:orange", "k2c2": "tab:green", "crnn": "tab:red"}
 
 
@@ -92,7 +91,7 @@ def _tagwise(rows, out) -> dict[str, Any] | None:
     """Per-tag comparison at the largest size every structure finished (Fig. 4.3)."""
     from mirjax.analysis import tags as tag_analysis
 
-    for size in reversed(ALL_SIZES):
+    for size in reversed(SIZES):
         at = {r["structure"]: r for r in rows if r["size"] == size and r.get("roc_auc_per_tag")}
         if len(at) == len(STRUCTURES):
             break
@@ -129,7 +128,7 @@ def _test_popularity(out, at) -> dict[str, int] | None:
 
 def main(args) -> None:
     setting = "quick" if args.quick else args.setting
-    sizes = tuple(args.sizes.split(",")) if args.sizes else (QUICK_SIZES if args.quick else ALL_SIZES)
+    sizes = tuple(args.sizes.split(",")) if args.sizes else (QUICK_SIZES if args.quick else SIZES)
     runs = make_runs(setting, sizes)
     rows = runner.execute(runs, args.out)
     paths = report(rows, args.out, f"structures ({setting})")

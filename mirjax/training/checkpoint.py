@@ -1,6 +1,6 @@
-"""Orbax checkpointing: periodic saves keeping the newest N (for resuming) and, separately, the best
-checkpoint by a validation metric (for evaluation). Two managers, so that keep-best never deletes the
-checkpoint a resume needs."""
+"""Orbax checkpointing: one CheckpointManager in `workdir/checkpoints` whose preservation policy keeps the newest
+N checkpoints (for resuming) and the best one by a validation metric (for evaluation), saving asynchronously.
+A checkpoint saved after a validation carries its metrics; the others carry none."""
 
 from __future__ import annotations
 
@@ -9,46 +9,48 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 
-LATEST_DIR, BEST_DIR = "checkpoints", "best"
+CHECKPOINT_DIR = "checkpoints"
 
 
 class Checkpoints:
-    def __init__(self, workdir: str, keep: int = 3, best_metric: str = "roc_auc_macro", best_mode: str = "max"):
-        workdir = os.path.abspath(workdir)
-        self.latest = ocp.CheckpointManager(
-            os.path.join(workdir, LATEST_DIR), options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
-        self.best = ocp.CheckpointManager(
-            os.path.join(workdir, BEST_DIR),
-            options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True, best_mode=best_mode,
-                                                 best_fn=lambda m: float(m[best_metric])))
+    def __init__(self, workdir: str, keep: int = 3, best_metric: str = "roc_auc_macro"):
+        metric = lambda m: float(m[best_metric])  # noqa: E731  (higher is better)
+        policy = pp.AnyPreservationPolicy([
+            pp.LatestN(n=max(keep, 1)),
+            pp.BestN(get_metric_fn=metric, n=1, keep_checkpoints_without_metrics=False),
+        ])
+        self.manager = ocp.CheckpointManager(
+            os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR),
+            options=ocp.CheckpointManagerOptions(preservation_policy=policy, best_fn=metric, best_mode="max",
+                                                 enable_async_checkpointing=True, create=True))
 
     def latest_step(self) -> int | None:
-        return self.latest.latest_step()
+        return self.manager.latest_step()
 
-    def save(self, step: int, state: Any) -> None:
-        self.latest.save(step, args=ocp.args.StandardSave(_savable(state)))
+    def best_step(self) -> int | None:
+        """The step of the best checkpoint saved with metrics; None if none was."""
+        return self.manager.best_step()
 
-    def save_best(self, step: int, state: Any, metrics: dict[str, float]) -> None:
-        self.best.save(step, args=ocp.args.StandardSave(_savable(state)), metrics=metrics)
+    def save(self, step: int, state: Any, metrics: dict[str, float] | None = None) -> None:
+        self.manager.save(step, args=ocp.args.StandardSave(_savable(state)), metrics=metrics, force=True)
 
     def restore(self, state: Any, which: str = "latest", step: int | None = None) -> Any:
         """Restore into the structure (and shardings) of `state`; `which` ∈ {latest, best}."""
-        mngr = self.best if which == "best" else self.latest
-        step = step if step is not None else (mngr.best_step() if which == "best" else mngr.latest_step())
         if step is None:
-            raise FileNotFoundError(f"no {which} checkpoint in {mngr.directory}")
+            step = self.best_step() if which == "best" else self.latest_step()
+        if step is None:
+            raise FileNotFoundError(f"no {which} checkpoint in {self.manager.directory}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _savable(state))
-        restored = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+        restored = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
         return state.replace(**restored)
 
     def wait(self) -> None:
-        self.latest.wait_until_finished()
-        self.best.wait_until_finished()
+        self.manager.wait_until_finished()
 
     def close(self) -> None:
-        self.latest.close()
-        self.best.close()
+        self.manager.close()
 
 
 def _savable(state: Any) -> dict[str, Any]:

@@ -1,64 +1,26 @@
-"""Pure train and eval steps. The front-end is the first layer of the step, so it runs on the accelerator
-(Kapre-style); the trainer jits these over a device mesh."""
+"""Pure train and predict steps. The front-end is the first layer of the step, so it runs on the accelerator
+(Kapre-style); the trainer jits these over a device mesh. The loss is the task's (`mirjax.tasks`)."""
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 from typing import Any, Callable
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import optax
 
+from mirjax.tasks import Loss
 from mirjax.training.state import TrainState
 
-
-def _bce(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return optax.sigmoid_binary_cross_entropy(logits, labels.astype(logits.dtype)).mean()
+Frontend = Callable[[jax.Array], jax.Array]
 
 
-def _ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
+def make_train_step(model: nn.Module, frontend: Frontend, loss_fn: Loss, schedule: optax.Schedule
+                    ) -> Callable[[TrainState, dict[str, Any]], tuple[TrainState, dict[str, jax.Array]]]:
+    """(state, {'input', 'label'}) → (new state, {'loss', 'grad_norm', 'lr'})."""
 
-
-def _mse(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:
-    """Dieleman Eq. 4.4: Σ_i ‖y_i − y'_i‖², here the mean over clips of the squared error summed over factors."""
-    return jnp.sum((pred - labels["factors"].astype(pred.dtype)) ** 2, axis=-1).mean()
-
-
-def _wpe(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:
-    """Dieleman Eq. 4.5 with the user factors fixed: Σ_u c_ui (p_ui − x_uᵀy'_i)² per clip, from the clip's
-    quadratic ŷᵀAŷ − 2bᵀŷ + k (`mirjax.recommendation.targets`), a mean over users and clips."""
-    if "wpe_gram" not in labels:
-        raise UserError("train.loss=wpe needs targets built with the WPE quadratics (targets --wpe)")
-    quad = jnp.einsum("bi,bij,bj->b", pred, labels["wpe_gram"], pred)
-    return (quad - 2.0 * jnp.sum(labels["wpe_b"] * pred, axis=-1) + labels["wpe_const"]).mean()
-
-
-# Loss name → fn(outputs, labels); a task's default loss, and the activation that turns outputs into scores.
-LOSSES: dict[str, Callable[[jax.Array, Any], jax.Array]] = {"bce": _bce, "ce": _ce, "mse": _mse, "wpe": _wpe}
-TASK_LOSSES: dict[str, tuple[str, ...]] = {"multilabel": ("bce",), "multiclass": ("ce",), "regression": ("mse", "wpe")}
-ACTIVATIONS: dict[str, str] = {"multilabel": "sigmoid", "multiclass": "softmax", "regression": "identity"}
-
-
-def loss_name(task: str, loss: str = "") -> str:
-    """The loss a task trains with: `loss` if given and valid for the task, else the task's default."""
-    if task not in TASK_LOSSES:
-        raise UserError(f"unknown dataset.task '{task}'; valid: {', '.join(TASK_LOSSES)}")
-    if loss and loss not in TASK_LOSSES[task]:
-        raise UserError(f"config key 'train.loss'={loss!r} does not fit dataset.task={task}; valid: "
-                         f"{', '.join(TASK_LOSSES[task])}")
-    return loss or TASK_LOSSES[task][0]
-
-
-def make_train_step(model: nn.Module, frontend: Callable[[jax.Array], jax.Array], task: str,
-                    schedule: optax.Schedule, loss: str = "") -> Callable[[TrainState, dict[str, jax.Array]],
-                                                                       tuple[TrainState, dict[str, jax.Array]]]:
-    loss_fn = LOSSES[loss_name(task, loss)]
-
-    def train_step(state: TrainState, batch: dict[str, jax.Array]):
-        features = frontend(batch["audio"])
+    def train_step(state: TrainState, batch: dict[str, Any]):
+        features = frontend(batch["input"])
         dropout_key = jax.random.fold_in(state.rng, state.step)
 
         def objective(params):
@@ -76,11 +38,10 @@ def make_train_step(model: nn.Module, frontend: Callable[[jax.Array], jax.Array]
     return train_step
 
 
-def make_predict_step(model: nn.Module, frontend: Callable[[jax.Array], jax.Array]
-                      ) -> Callable[[dict[str, Any], jax.Array], jax.Array]:
-    """(variables, audio (n, samples)) → logits (n, num_outputs), inference mode."""
+def make_predict_step(model: nn.Module, frontend: Frontend) -> Callable[[dict[str, Any], jax.Array], jax.Array]:
+    """(variables, inputs (n, *view shape)) → outputs (n, num_outputs), inference mode."""
 
-    def predict_step(variables: dict[str, Any], audio: jax.Array) -> jax.Array:
-        return model.apply(variables, frontend(audio), train=False)
+    def predict_step(variables: dict[str, Any], inputs: jax.Array) -> jax.Array:
+        return model.apply(variables, frontend(inputs), train=False)
 
     return predict_step

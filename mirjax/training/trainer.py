@@ -18,9 +18,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from mirjax.data import pipeline
-from mirjax.evaluation.evaluate import clip_probabilities, ranking_score, score
-from mirjax.evaluation.predict import predict_split
+from mirjax.errors import UserError
 from mirjax.training import setup, sharding
 from mirjax.training.checkpoint import Checkpoints
 from mirjax.training.optim import make_optimizer
@@ -44,9 +42,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
 
+    best_metric = exp.best_metric
     tx, schedule = make_optimizer(config.optim, tc.num_steps)
     state = exp.init_state(tx)
-    ckpts = Checkpoints(workdir, keep=tc.keep_checkpoints, best_metric=tc.best_metric)
+    ckpts = Checkpoints(workdir, keep=tc.keep_checkpoints, best_metric=best_metric)
     if ckpts.latest_step() is not None:
         state = ckpts.restore(state, "latest")
         log.info("resumed from %s at step %d", workdir, int(state.step))
@@ -56,20 +55,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                  exp.info.split_sizes[config.dataset.train_split])
 
     data_sharding, repl = sharding.batch_sharding(exp.mesh), sharding.replicated(exp.mesh)
-    train_step = jax.jit(make_train_step(exp.model, exp.frontend, config.dataset.task, schedule,
-                                         config.train.loss),
+    train_step = jax.jit(make_train_step(exp.model, exp.frontend, exp.task.loss(tc.loss), schedule),
                          in_shardings=(repl, data_sharding), out_shardings=(repl, repl), donate_argnums=(0,))
     sharding.per_process_batch(tc.batch_size)  # fails early on a batch that does not split over devices
-    batches = pipeline.train_batches(config.dataset, exp.builder, exp.info, tc.batch_size, config.seed, start)
+    batches = exp.train_batches(start)
 
     writer = MetricWriter(workdir)
     # Early-stopping state of the evaluations before `start`, so a resumed run stops where an uninterrupted one would.
-    best, evals_since_best, last_eval = _early_stopping_state(workdir, tc.best_metric, start)
+    best, evals_since_best, last_eval = _early_stopping_state(workdir, best_metric, start)
     pending: list[tuple[int, dict[str, jax.Array]]] = []  # device metrics not yet fetched (keeps dispatch async)
     good_step = ckpts.latest_step()
     bar = tqdm(total=tc.num_steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=not tc.progress or jax.process_index() != 0)
-    t_last, step, paused = time.perf_counter(), start, 0.0  # paused: checkpoint/validation time, not step time
+    # Rate of the steps since the last log line; `paused` is checkpoint/validation time, which is not step time.
+    t_last, step, paused, last_logged = time.perf_counter(), start, 0.0, start
 
     def flush() -> dict[str, float]:
         """Fetch pending step metrics; stop on the first non-finite loss without saving anything."""
@@ -97,31 +96,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             bar.update(1)
             boundary = step == tc.num_steps
             if step % tc.log_every == 0 or boundary:
-                means = flush()
+                means = flush()  # waits for the step's result, so the time below covers finished steps
                 now = time.perf_counter()
-                means["steps_per_sec"] = tc.log_every / max(now - t_last - paused, 1e-9) if not boundary else 0.0
-                t_last, paused = now, 0.0
+                means["steps_per_sec"] = (step - last_logged) / max(now - t_last - paused, 1e-9)
+                t_last, paused, last_logged = now, 0.0, step
                 writer.write(step, {f"train/{k}": v for k, v in means.items()})
                 bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{means['lr']:.2g}")
             t_pause = time.perf_counter()
-            if step % tc.checkpoint_every == 0 or boundary:
-                flush()
-                ckpts.save(step, state)
-                good_step = step
-            if step % tc.eval_every == 0 or boundary:
+            evaluate_now = step % tc.eval_every == 0 or boundary
+            stop = False
+            if evaluate_now:
                 flush()
                 last_eval = validate(exp, state, progress=tc.progress)
                 writer.write(step, {f"val/{k}": v for k, v in last_eval.items()})
-                value = last_eval[tc.best_metric]
-                ckpts.save_best(step, state, {tc.best_metric: value})
+                value = last_eval[best_metric]
                 if value > best:
                     best, evals_since_best = value, 0
                 else:
                     evals_since_best += 1
-                bar.write(f"step {step}: val {tc.best_metric} {value:.4f} (best {best:.4f})")
-                if tc.early_stopping_patience and evals_since_best >= tc.early_stopping_patience:
-                    bar.write(f"early stopping at step {step}: no improvement in {evals_since_best} evaluations")
-                    break
+                bar.write(f"step {step}: val {best_metric} {value:.4f} (best {best:.4f})")
+                stop = bool(tc.early_stopping_patience and evals_since_best >= tc.early_stopping_patience)
+            if evaluate_now or step % tc.checkpoint_every == 0:
+                flush()
+                # One manager: the newest `keep_checkpoints` and the best by the validation metric are kept.
+                ckpts.save(step, state, {best_metric: last_eval[best_metric]} if evaluate_now else None)
+                good_step = step
+            if stop:
+                bar.write(f"early stopping at step {step}: no improvement in {evals_since_best} evaluations")
+                break
             paused += time.perf_counter() - t_pause
     except KeyboardInterrupt:
         # Ctrl-C: keep what was trained so far (if it is sound), then stop; rerunning resumes from here.
@@ -159,12 +161,13 @@ def _early_stopping_state(workdir: str, metric: str, upto_step: int) -> tuple[fl
 
 
 def validate(exp: setup.Experiment, state, progress: bool = True) -> dict[str, float]:
-    """Scalar validation metrics (macro AUCs or accuracy) with `train.eval_crops` crops per clip."""
-    c = exp.config
-    logits, labels = predict_split(c.dataset, exp.builder, c.dataset.eval_split, exp.predict_fn,
-                                   state.variables(), exp.mesh, c.train.eval_crops, c.eval.batch_size, progress)
-    probs = clip_probabilities(logits, c.dataset.task, c.eval.averaging)
-    result = score(c.dataset.task, labels, probs, exp.info.label_names)
-    result.update(ranking_score(c.dataset, c.dataset.eval_split, probs))
+    """The task's scalar metrics on the validation split, with `train.eval_crops` crops per clip."""
+    split = exp.config.dataset.eval_split
+    views, labels = exp.predict(state.variables(), split, exp.config.train.eval_crops, progress)
+    _, result = exp.score(views, labels, split)
+    if exp.best_metric not in result:
+        raise UserError(f"config key 'train.best_metric'={exp.best_metric!r} is not a metric of task "
+                        f"'{exp.task.name}'; its scalar metrics: "
+                        f"{', '.join(k for k, v in result.items() if isinstance(v, (int, float)))}")
     return {k: float(v) for k, v in result.items() if isinstance(v, (int, float, np.floating))}
 

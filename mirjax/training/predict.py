@@ -1,8 +1,8 @@
-"""Inference over a whole split: K evenly spaced crops per clip, jitted and sharded like training."""
+"""Inference over a whole split: K views per example (evenly spaced crops of a clip), jitted and sharded like
+training."""
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import math
 from typing import Any, Callable
 
@@ -13,23 +13,26 @@ import tensorflow_datasets as tfds
 from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
-from mirjax.data import pipeline
+from mirjax.data import inputs, pipeline
+from mirjax.errors import UserError
 from mirjax.training import sharding
 
 
 def predict_split(cfg_data: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, split: str,
                   predict_fn: Callable[[Any, jax.Array], jax.Array], variables: Any, mesh: jax.sharding.Mesh,
-                  num_crops: int, batch_clips: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Crop logits `(clips, num_crops, num_outputs)` and labels for every clip of `split`, in file order
-    (interleaved by process on multi-host runs; logits and labels stay aligned)."""
+                  num_crops: int, batch_clips: int, progress: bool = True,
+                  attach_labels: pipeline.AttachLabels | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """View outputs `(clips, views, num_outputs)` and labels for every example of `split`, in file order
+    (interleaved by process on multi-host runs; outputs and labels stay aligned). Audio has `num_crops` views."""
     n_dev, n_proc = jax.device_count(), jax.process_count()
     # Rows per step (clips × crops) must split evenly over this process's devices.
-    while (batch_clips * num_crops) % (n_dev // n_proc):
+    num_views = inputs.kind_of(cfg_data, builder).num_views(num_crops)
+    while (batch_clips * num_views) % (n_dev // n_proc):
         batch_clips += 1
     n_clips = builder.info.splits[split].num_examples
     num_batches = math.ceil(math.ceil(n_clips / n_proc) / batch_clips)  # the same on every process
     data_sharding = sharding.batch_sharding(mesh)
-    it = pipeline.eval_batches(cfg_data, builder, split, num_crops, batch_clips)
+    it = pipeline.eval_batches(cfg_data, builder, split, num_crops, batch_clips, attach_labels)
     logits, labels, template = [], [], None
     for _ in tqdm(range(num_batches), desc=f"predict {split}", disable=not progress, leave=False):
         batch = next(it, None)
@@ -38,14 +41,15 @@ def predict_split(cfg_data: ml_collections.ConfigDict, builder: tfds.core.Datase
                 raise UserError(f"split '{split}' has fewer clips ({n_clips}) than processes ({n_proc})")
             batch = {k: np.zeros_like(v) for k, v in template.items()}
         template = batch
-        audio = batch["audio"].reshape((-1, batch["audio"].shape[-1]))
-        out = predict_fn(variables, jax.make_array_from_process_local_data(data_sharding, audio))
+        views = batch["input"].shape[1]
+        rows = batch["input"].reshape((-1,) + batch["input"].shape[2:])  # (clips × views, *view shape)
+        out = predict_fn(variables, jax.make_array_from_process_local_data(data_sharding, rows))
         out = multihost_utils.process_allgather(out, tiled=True) if n_proc > 1 else np.asarray(out)
         mask, label = batch["mask"], batch["label"]
         if n_proc > 1:
             mask = multihost_utils.process_allgather(mask, tiled=True)
             label = multihost_utils.process_allgather(label, tiled=True)
-        out = np.asarray(out).reshape((len(mask), num_crops, -1))
+        out = np.asarray(out).reshape((len(mask), views, -1))
         logits.append(out[mask])
         labels.append(np.asarray(label)[mask])
     return np.concatenate(logits), np.concatenate(labels)

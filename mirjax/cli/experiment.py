@@ -1,0 +1,67 @@
+"""`mirjax train`, `mirjax eval` and `mirjax features`: one config file (plus overrides) and a run's workdir."""
+
+from __future__ import annotations
+
+import argparse
+
+from mirjax.cli.base import Command, add_config, add_workdir, load_config, require_dir
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    add_config(p)
+    add_workdir(p, "the run's directory: checkpoints, metrics, config.json (rerun the same command to resume)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    from mirjax.training import sharding, trainer
+    sharding.maybe_initialize_distributed()
+    result = trainer.train_and_evaluate(config, args.workdir)
+    figs = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "step")
+    print(f"trained to step {result['step']} in {args.workdir}" + (f"; validation {figs}" if figs else ""))
+    return 0
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    add_config(p)
+    add_workdir(p, "trained run to evaluate; repeat for an ensemble (report and plots go to the first)",
+                multiple=True)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    for w in args.workdir:
+        require_dir(w)
+    from mirjax.training import evaluate, sharding
+    sharding.maybe_initialize_distributed()
+    out = evaluate.evaluate(config, args.workdir)
+    if "report_path" in out:
+        print(evaluate.summary_line(out))
+        print(f"report: {out['report_path']}" + (f"; plots: {', '.join(out.get('plots', []))}"
+                                                  if out.get("plots") else ""))
+    return 0
+
+
+def _features_args(p: argparse.ArgumentParser) -> None:
+    add_config(p, help="feature-learning config, e.g. configs/dieleman_kmeans.py:REPR,WINDOW,MEANS[,TASK]; "
+                       "override values with --config.KEY=VALUE")
+    add_workdir(p, "the run's directory: config.json, dictionaries.npz, features.npz (reused), report.json")
+
+
+def _features(args: argparse.Namespace) -> int:
+    from mirjax.features import config as fconfig
+    config = load_config(args, reference=fconfig.feature_config)
+    from mirjax.features import run
+    print(run.summary_line(run.run(config, args.workdir)))
+    return 0
+
+
+TRAIN = Command("train", "train (or resume) an experiment", _train_args, _train, overrides=True,
+                description="Train an experiment, or resume it: rerun the same command with the same --workdir.")
+EVAL = Command("eval", "evaluate a trained model or an ensemble", _eval_args, _eval, overrides=True,
+               description="Evaluate one model or an ensemble (several --workdir): writes report.json and PNG "
+                           "plots into the first workdir.")
+FEATURES = Command("features", "multiscale spherical K-means features + learner (Dieleman Ch. 3)",
+                   _features_args, _features, overrides=True,
+                   description="Learn multiscale K-means features and train a learner on them; writes "
+                               "WORKDIR/report.json and prints one line.")

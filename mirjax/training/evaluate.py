@@ -1,0 +1,77 @@
+"""`evaluate(config, workdirs)`: restore one model or several (an ensemble), predict the evaluation split with K
+views per example, save each model's view outputs, average them, score with the task, write report.json and the
+task's plots."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Sequence
+
+import jax
+import ml_collections
+import numpy as np
+
+from mirjax.errors import UserError
+from mirjax.evaluation import report
+from mirjax.training import setup
+
+log = logging.getLogger("mirjax")
+
+
+def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict[str, Any]:
+    """Evaluate the checkpoint `config.eval.checkpoint` of each workdir on `config.eval.split`; several
+    workdirs form an ensemble whose views (models × crops) are averaged with `config.eval.averaging`."""
+    if isinstance(workdirs, str):
+        workdirs = [workdirs]
+    exp = setup.build_experiment(config)
+    split, all_views, labels, used = config.eval.split, [], None, []
+    for workdir in workdirs:
+        state, which, step = setup.restore_for_eval(exp, workdir, config.eval.checkpoint)
+        views, labels_i = exp.predict(state.variables(), split, config.eval.num_crops, config.train.progress)
+        if labels is not None and not _same(labels, labels_i):
+            raise UserError(f"{workdir}: labels differ from the first model's; ensemble members must be "
+                            "evaluated on the same dataset")
+        labels = labels_i
+        if jax.process_index() == 0:  # per-model predictions, so ensembles can be re-blended later
+            np.savez_compressed(os.path.join(workdir, f"predictions_{split}.npz"), logits=views,
+                                **_label_arrays(labels))
+        all_views.append(views)
+        used.append({"workdir": os.path.abspath(workdir), "checkpoint": which, "step": int(step)})
+
+    scores, result = exp.score(np.concatenate(all_views, axis=1), labels, split)  # (clips, models × views, …)
+    out = {"dataset": config.dataset.name, "task": exp.task.name, "split": split, "num_clips": int(len(scores)),
+           "num_crops": config.eval.num_crops, "averaging": config.eval.averaging, "models": used,
+           "summary_keys": [k for k in exp.task.summary_keys if k in result], **result}
+    if len(all_views) > 1:
+        out["per_model"] = [{k: v for k, v in exp.score(v, labels, split)[1].items()
+                             if not isinstance(v, (dict, list, np.ndarray))} for v in all_views]
+    if jax.process_index() == 0:
+        out["report_path"] = report.write_report(workdirs[0], out)
+        if config.eval.plots:
+            out["plots"] = _plots(exp, labels, scores, result, workdirs[0])
+            report.write_report(workdirs[0], out)
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    return np.array_equal(a, b)
+
+
+def _label_arrays(labels) -> dict[str, np.ndarray]:
+    return {f"labels_{k}": v for k, v in labels.items()} if isinstance(labels, dict) else {"labels": labels}
+
+
+def _plots(exp: setup.Experiment, labels, scores, result, workdir) -> list[str]:
+    try:
+        return exp.task.plots(labels, scores, result, exp.info.label_names, workdir)
+    except Exception as e:  # noqa: BLE001 - a plot must never cost the user the report
+        log.warning("plotting failed: %s", e)
+        return []
+
+
+def summary_line(out: dict[str, Any]) -> str:
+    figs = ", ".join(f"{k} {out[k]:.4f}" for k in out.get("summary_keys", []) if out.get(k) is not None)
+    return f"{out['dataset']} {out['split']} ({out['num_clips']} clips, {len(out['models'])} model(s)): {figs}"
