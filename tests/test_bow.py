@@ -14,7 +14,8 @@ import pytest
 
 from mirjax import cli
 from mirjax.features.kmeans import assign, kmeans, kmeans_plusplus
-from mirjax.frontend.registry import make_frontend, mfcc_bow_settings, output_shape
+from mirjax.frontend.registry import make_frontend, output_shape
+from mirjax.recommendation.bow import mfcc_bow_settings
 from mirjax.models import create_model
 from mirjax.recommendation import bow
 
@@ -176,7 +177,7 @@ def test_mfcc_bow_matches_numpy_reference_on_the_mfcc_front_end(codebook):
 
 def test_mfcc_bow_errors_are_one_line(codebook, tmp_path):
     out, _ = codebook
-    with pytest.raises(ValueError, match="python -m mirjax.recommendation.bow") as e:
+    with pytest.raises(ValueError, match="mirjax recommend codebook") as e:
         make_frontend("mfcc_bow")
     with pytest.raises(ValueError, match="does not exist") as e2:
         make_frontend("mfcc_bow", codebook=str(tmp_path / "nope.npz"))

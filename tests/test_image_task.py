@@ -32,9 +32,9 @@ class TinyBrightness(tfds.core.GeneratorBasedBuilder):
             "brightness": tfds.features.Tensor(shape=(), dtype=np.float32)}))
 
     def _split_generators(self, dl_manager):
-        return {"train": self._examples(0, 96), "validation": self._examples(1, 24), "test": self._examples(2, 24)}
+        return {"train": self._generate_examples(0, 96), "validation": self._generate_examples(1, 24), "test": self._generate_examples(2, 24)}
 
-    def _examples(self, seed, n):
+    def _generate_examples(self, seed, n):
         rng = np.random.default_rng(seed)
         for i in range(n):
             image = (rng.random((8, 8, 1)) * rng.uniform(0.1, 1.0) * 255).astype(np.uint8)

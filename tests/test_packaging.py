@@ -61,6 +61,8 @@ def test_the_apis_behind_the_lower_bounds_exist():
     assert callable(optax.tree.norm)
     assert hasattr(ocp.checkpoint_managers.preservation_policy, "LatestN")
     assert "preservation_policy" in inspect.signature(ocp.CheckpointManagerOptions).parameters
+    best_n = inspect.signature(ocp.checkpoint_managers.preservation_policy.BestN).parameters
+    assert "keep_checkpoints_without_metrics" in best_n and best_n["reverse"].default is False
 
 
 def test_makefile_installs_tinysoundfont_without_its_dependencies():
