@@ -34,7 +34,7 @@ def main() -> None:
     bs = config.train.batch_size
 
     # Pipeline alone: batches/s after the cache is warm (first epoch decodes, later ones hit the cache).
-    it = pipeline.train_batches(config.dataset, exp.builder, exp.info, bs, config.seed)
+    it = exp.train_batches()
     spe = pipeline.steps_per_epoch(config.dataset, exp.info, bs)
     for _ in range(spe):  # one full epoch fills the cache
         next(it)
@@ -47,7 +47,7 @@ def main() -> None:
     tx, schedule = make_optimizer(config.optim, config.train.num_steps)
     state = exp.init_state(tx)
     data_sharding, repl = sharding.batch_sharding(exp.mesh), sharding.replicated(exp.mesh)
-    step = jax.jit(make_train_step(exp.model, exp.frontend, config.dataset.task, schedule),
+    step = jax.jit(make_train_step(exp.model, exp.frontend, exp.task.loss(config.train.loss), schedule),
                    in_shardings=(repl, data_sharding), out_shardings=(repl, repl), donate_argnums=(0,))
     gbatch = sharding.to_global(batch, data_sharding)
     state, m = step(state, gbatch)

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 def step_throughput(config, batch: int, steps: int) -> tuple[float, int, tuple[int, int]]:
     """(examples/s, parameters, (frames, bins)) of the config's train step on random audio."""
+    from mirjax import tasks
     from mirjax.config import section_kwargs
     from mirjax.data.pipeline import crop_samples
     from mirjax.frontend import make_frontend
@@ -42,10 +43,10 @@ def step_throughput(config, batch: int, steps: int) -> tuple[float, int, tuple[i
     features = frontend(np.zeros((1, samples), np.float32))
     state = sharding.replicate(jax.jit(lambda: create_train_state(model, tx, features, 0))(), mesh)
     data, repl = sharding.batch_sharding(mesh), sharding.replicated(mesh)
-    step = jax.jit(make_train_step(model, frontend, "multilabel", schedule), in_shardings=(repl, data),
+    step = jax.jit(make_train_step(model, frontend, tasks.bce_loss, schedule), in_shardings=(repl, data),
                    out_shardings=(repl, repl), donate_argnums=(0,))
     rng = np.random.default_rng(0)
-    b = sharding.to_global({"audio": rng.uniform(-0.5, 0.5, (batch, samples)).astype(np.float32),
+    b = sharding.to_global({"input": rng.uniform(-0.5, 0.5, (batch, samples)).astype(np.float32),
                             "label": (rng.random((batch, 50)) < 0.1).astype(np.uint8)}, data)
     state, m = step(state, b)  # compile
     jax.block_until_ready(m)

@@ -30,6 +30,8 @@ import os
 from typing import Any
 
 import numpy as np
+from mirjax.training import setup
+from mirjax.training.optim import make_optimizer
 
 log = logging.getLogger("mirjax")
 
@@ -84,7 +86,6 @@ def load_filters(workdir: str, checkpoint: str = "best") -> dict[str, Any]:
     if name != "dieleman_raw":
         raise UserError(f"{workdir} holds a '{name}' model; the filter analysis needs a dieleman_raw model "
                          "(configs/dieleman_raw.py)")
-    from mirjax.training import setup
     exp = setup.build_experiment(config)
     try:
         state, which, step = setup.restore_for_eval(exp, workdir, checkpoint)
@@ -92,7 +93,6 @@ def load_filters(workdir: str, checkpoint: str = "best") -> dict[str, Any]:
         raise UserError(str(e).splitlines()[0]) from None
     kernel = np.asarray(state.params["strided"]["kernel"])  # (filter_length, 1, filters)
     # The same seed's initial weights: how far training moved the filters from random (a short run may not).
-    from mirjax.training.optim import make_optimizer
     initial = np.asarray(exp.init_state(make_optimizer(config.optim, config.train.num_steps)[0])
                          .params["strided"]["kernel"])
     change = float(np.linalg.norm(kernel - initial) / np.linalg.norm(initial))

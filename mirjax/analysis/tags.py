@@ -32,6 +32,11 @@ import re
 from typing import Mapping, Sequence
 
 import numpy as np
+from mirjax.evaluation.plots import save_figure
+from mirjax.config import base_config
+from mirjax.data import default_data_dir
+from mirjax.data.pipeline import dataset_info
+from mirjax.evaluation.report import write_report
 
 log = logging.getLogger("mirjax")
 
@@ -200,7 +205,6 @@ def plot_category_auc(per_tag_auc: Mapping, categories: Mapping, path, title: st
     it), each category's mean as a dashed segment over its bars, like the thesis's Fig. 3.5. Returns
     ``path``."""
     from matplotlib.figure import Figure
-    from mirjax.evaluation.plots import _save
 
     summary = category_summary(per_tag_auc, categories)
     colours = _category_colours(sorted(summary, key=lambda c: (c == OTHER, c)))  # same colours as the scatter
@@ -227,7 +231,7 @@ def plot_category_auc(per_tag_auc: Mapping, categories: Mapping, path, title: st
     ax.set_title(title + (f" ({n_nan} single-class tags excluded)" if n_nan else ""), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_tagwise_comparison(per_tag: Mapping[str, Mapping], popularity: Mapping, path,
@@ -237,7 +241,6 @@ def plot_tagwise_comparison(per_tag: Mapping[str, Mapping], popularity: Mapping,
     popularity (most popular left; grey bars: positive counts, right axis), and, with ``diff=(a, b)``, a
     second panel of bars ``AUC_a - AUC_b`` per tag. Returns ``path``."""
     from matplotlib.figure import Figure
-    from mirjax.evaluation.plots import _save
 
     per_tag = {m: _clean(v) for m, v in per_tag.items()}
     first = next(iter(per_tag.values()))
@@ -284,7 +287,7 @@ def plot_tagwise_comparison(per_tag: Mapping[str, Mapping], popularity: Mapping,
     bottom.set_xticks(x, tags, rotation=90, fontsize=7 if len(tags) > 30 else 8)
     bottom.set_xlim(-0.6, max(len(tags), 1) - 0.4)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_popularity_vs_auc(per_tag_auc: Mapping, popularity: Mapping, path, categories: Mapping | None = None,
@@ -292,7 +295,6 @@ def plot_popularity_vs_auc(per_tag_auc: Mapping, popularity: Mapping, path, cate
     """Scatter of per-tag AUC against popularity (log x when counts span over 20x), coloured by category,
     labelled by tag (up to 60 tags), with Spearman's rho in the title. Returns ``path``."""
     from matplotlib.figure import Figure
-    from mirjax.evaluation.plots import _save
 
     per_tag_auc = _clean(per_tag_auc)
     corr = popularity_correlation(per_tag_auc, popularity)
@@ -322,7 +324,7 @@ def plot_popularity_vs_auc(per_tag_auc: Mapping, popularity: Mapping, path, cate
     drop = f", {corr['n_dropped']} NaN dropped" if corr["n_dropped"] else ""
     ax.set_title(f"{title}: Spearman ρ = {rho}, n = {corr['n']}{drop}", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- `mirjax analyze tags`
@@ -358,9 +360,6 @@ def _builder_and_info(dataset: str, data_dir: str):
     """The TFDS builder (not prepared by us: metadata comes from the builder's code) and DatasetInfo."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow_datasets as tfds
-    from mirjax.config import base_config
-    from mirjax.data import default_data_dir
-    from mirjax.data.pipeline import dataset_info
 
     cfg = base_config().dataset
     cfg.name = dataset
@@ -411,7 +410,6 @@ def _fmt(x, spec=".3f") -> str:
 
 def run(args) -> dict:
     """`mirjax analyze tags`' work (`args`: its parsed options); raises `UserError` for problems the user can fix."""
-    from mirjax.evaluation.report import write_report
 
     workdirs = [os.path.normpath(w) for w in args.workdir]
     if args.names:

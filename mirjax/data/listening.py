@@ -52,6 +52,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data import default_data_dir
+from mirjax.data import scorebank
 
 log = logging.getLogger("mirjax")
 
@@ -142,7 +143,6 @@ def read_items(path: str) -> dict:
 def as_builder(builder_or_name, data_dir: str | None):
     if isinstance(builder_or_name, tfds.core.DatasetBuilder):
         return builder_or_name
-    import mirjax.data  # noqa: F401  (registers the builders)
     return tfds.builder(builder_or_name, data_dir=data_dir or default_data_dir())
 
 
@@ -415,7 +415,6 @@ class ScorebankListening(tfds.core.GeneratorBasedBuilder,
 
     def _split_generators(self, dl_manager):
         del dl_manager  # generated from a scorebank build
-        from mirjax.data import scorebank
 
         cfg = self.builder_config
         t0 = time.time()

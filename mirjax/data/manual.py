@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data.audio import AudioError, load_audio
+from mirjax.data import default_data_dir
+from mirjax.data.scorebank import Int16Audio
 
 log = logging.getLogger("mirjax")
 
@@ -238,13 +240,11 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     RELEASE_NOTES = {"1.0.0": "Initial release."}
 
     def __init__(self, *, data_dir=None, **kwargs):
-        from mirjax.data import default_data_dir
         super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
 
 def whole_clip_audio(sample_rate: int, doc: str):
     """Mono int16 audio of any length, stored as raw bytes (scorebank's `Int16Audio`)."""
-    from mirjax.data.scorebank import Int16Audio
     return Int16Audio(shape=(None,), dtype=np.int16, sample_rate=sample_rate, file_format=None,
                       encoding=tfds.features.Encoding.BYTES, doc=doc)
 

@@ -19,7 +19,8 @@ from mirjax.evaluation.metrics import roc_auc_per_tag, roc_curve
 __all__ = ["plot_per_tag_auc", "plot_roc_curves", "plot_confusion"]
 
 
-def _save(fig: Figure, path) -> str:
+def save_figure(fig: Figure, path) -> str:
+    """Write `fig` as a PNG to `path` (creating its folder) and return the path."""
     path = os.fspath(path)
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -54,7 +55,7 @@ def plot_per_tag_auc(per_tag: dict, path, title: str = "ROC-AUC per tag", xlabel
     ax.set_title(title + sub, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_roc_curves(y_true, y_score, tag_names: Sequence[str], path, max_tags: int = 12) -> str:
@@ -92,7 +93,7 @@ def plot_roc_curves(y_true, y_score, tag_names: Sequence[str], path, max_tags: i
         if i >= n - cols:
             ax.set_xlabel("false positive rate", fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(matrix, class_names: Sequence[str], path, title: str = "Confusion matrix") -> str:
@@ -120,4 +121,4 @@ def plot_confusion(matrix, class_names: Sequence[str], path, title: str = "Confu
     acc = np.trace(matrix) / total if total else float("nan")
     ax.set_title(f"{title} (accuracy {acc:.3f})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -28,6 +28,7 @@ from mirjax.features import config as fconfig
 from mirjax.features import downstream
 from mirjax.features.data import Split, load_split
 from mirjax.features.extraction import Block, Extractor, compute_levels, select_columns
+from mirjax.evaluation import metrics
 
 log = logging.getLogger("mirjax")
 SPLITS = ("train", "validation", "test")
@@ -79,7 +80,6 @@ def fit_learner(config: ml_collections.ConfigDict, features: dict[str, np.ndarra
                     for res in results],
            "feature_dims": int(data["train"][0].shape[-1])}
     if task == "multilabel":
-        from mirjax.evaluation import metrics
         per_tag = np.mean([metrics.roc_auc_per_tag(splits["test"].labels, res.test_scores) for res in results], 0)
         out["per_tag_auc"] = {n: float(v) for n, v in zip(splits["test"].names, per_tag)}
     return out

@@ -16,6 +16,7 @@ from mirjax.errors import UserError
 from typing import Mapping, Sequence
 
 import numpy as np
+from mirjax.evaluation.plots import save_figure
 
 __all__ = ["tag_prediction_auc", "cosine_neighbours", "neighbour_table", "tsne_embed", "tsne_plot"]
 
@@ -274,7 +275,6 @@ def tsne_plot(vectors, labels, label_names: Sequence[str], path, title: str = ""
     """
     from matplotlib.figure import Figure
 
-    from mirjax.evaluation.plots import _save
 
     labels = np.asarray(labels)
     label_names = [str(n) for n in label_names]
@@ -309,4 +309,4 @@ def tsne_plot(vectors, labels, label_names: Sequence[str], path, title: str = ""
     ax.legend(fontsize=7 if len(label_names) > 12 else 8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               markerscale=max(1.0, 20.0 / size) ** 0.5, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

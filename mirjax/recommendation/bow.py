@@ -48,6 +48,9 @@ import numpy as np
 from mirjax.features.kmeans import assign, kmeans
 from mirjax.frontend import registry as frontend_registry
 from mirjax.frontend.registry import make_frontend
+from mirjax.data import pipeline
+from mirjax.features.data import to_float, fit_length
+from mirjax.data import default_data_dir
 
 log = logging.getLogger("mirjax")
 
@@ -219,8 +222,6 @@ def _clip_batches(dataset: str, split: str, data_dir: str | None, sample_rate: i
     import tensorflow_datasets as tfds
     from tqdm.auto import tqdm
 
-    from mirjax.data import pipeline
-    from mirjax.features.data import to_float, fit_length
 
     builder = pipeline.get_builder(ml_collections.ConfigDict(dict(name=dataset, data_dir=data_dir or "",
                                                                   manual_dir="")))
@@ -308,7 +309,6 @@ def _summary(path: str, book: Codebook, seconds: float, reused: bool) -> dict:
 def default_path(dataset: str, data_dir: str | None = None) -> str:
     """Where the CLI writes a dataset's codebook by default (and configs/dieleman_recommend.py reads it):
     `recommendation/<dataset>_codebook.npz` next to the TFDS data dir, outside the repository."""
-    from mirjax.data import default_data_dir
 
     root = os.path.dirname(os.path.abspath(os.path.expanduser(data_dir or default_data_dir())))
     return os.path.join(root, "recommendation", dataset.replace("/", "_") + "_codebook.npz")

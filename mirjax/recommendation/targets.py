@@ -35,6 +35,11 @@ import time
 from typing import Mapping
 
 import numpy as np
+from mirjax.recommendation.wmf import surplus_confidence
+from mirjax.data import default_data_dir, listening as listening_lib
+from mirjax.recommendation.wmf import balance_factors, fit_wmf
+from mirjax.recommendation.metrics import random_baseline, ranking_metrics
+from mirjax.data import default_data_dir
 
 log = logging.getLogger("mirjax")
 
@@ -61,7 +66,6 @@ def wpe_quadratics(user_factors: np.ndarray, plays_csc, alpha: float, epsilon: f
     each divided by the number of users (see the module docstring)."""
     import scipy.sparse
 
-    from mirjax.recommendation.wmf import surplus_confidence
 
     x = np.asarray(user_factors, np.float64)
     n_users, n_items = plays_csc.shape
@@ -89,8 +93,6 @@ def build_targets(listening: str = "scorebank_listening/default", out: str = "",
     import tensorflow_datasets as tfds
     from tqdm.auto import tqdm
 
-    from mirjax.data import default_data_dir, listening as listening_lib
-    from mirjax.recommendation.wmf import balance_factors, fit_wmf
 
     if not out:
         raise UserError("targets: give an output file (--out FILE.npz)")
@@ -210,7 +212,6 @@ def ranking_rows(targets: Targets, split: str, predictions: Mapping[str, np.ndar
                  seed: int = 0) -> dict[str, dict[str, float]]:
     """Table 4.3's rows on `split`: random, each named prediction (clips × F, in read order), and the upper bound
     (the split's own WMF factors)."""
-    from mirjax.recommendation.metrics import random_baseline, ranking_metrics
 
     relevant = targets.relevance(split)
 
@@ -228,7 +229,6 @@ def ranking_rows(targets: Targets, split: str, predictions: Mapping[str, np.ndar
 def default_path(listening: str, data_dir: str | None = None) -> str:
     """Where `targets` writes by default: `recommendation/<listening>.npz` next to the TFDS data dir
     (outside the repository)."""
-    from mirjax.data import default_data_dir
 
     root = os.path.dirname(os.path.abspath(os.path.expanduser(data_dir or default_data_dir())))
     return os.path.join(root, "recommendation", listening.replace("/", "_") + "_targets.npz")

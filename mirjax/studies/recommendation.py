@@ -34,6 +34,18 @@ import numpy as np
 
 from mirjax.config import load_config, validate
 from mirjax.studies import runner
+from mirjax.recommendation import bow
+from mirjax.recommendation.targets import WMFParams, build_targets
+from mirjax.training import setup
+from mirjax.data import pipeline
+from mirjax.frontend import make_frontend
+from mirjax.config import section_kwargs
+from mirjax.recommendation.analysis import cosine_neighbours
+from mirjax.data.listening import read_split_clips
+from mirjax.recommendation.targets import SPLITS
+from mirjax.recommendation import analysis
+from mirjax.recommendation.targets import load_targets, ranking_rows
+from mirjax.evaluation.metrics import regression_metrics
 
 log = logging.getLogger("mirjax")
 
@@ -92,8 +104,6 @@ def make_config(model: str, s: Setting, out: str) -> ml_collections.ConfigDict:
 
 def prepare(s: Setting, out: str) -> None:
     """Steps 1 and 2: the targets and the codebook (kept when they exist with the same settings)."""
-    from mirjax.recommendation import bow
-    from mirjax.recommendation.targets import WMFParams, build_targets
 
     os.makedirs(out, exist_ok=True)
     build_targets(f"scorebank_listening/{s.scorebank}", os.path.join(out, "targets.npz"),
@@ -107,7 +117,6 @@ def clip_predictions(config: ml_collections.ConfigDict, workdir: str, split: str
     (which `eval.py` writes for the test split), or predicted now with the best checkpoint and saved there."""
     path = os.path.join(workdir, f"predictions_{split}.npz")
     if not os.path.exists(path):
-        from mirjax.training import setup
 
         exp = setup.build_experiment(config)
         state, _, _ = setup.restore_for_eval(exp, workdir, config.eval.checkpoint)
@@ -180,9 +189,6 @@ def split_features(cfg: ml_collections.ConfigDict, split: str, batch: int = 16) 
     for the bag-of-words config, each clip's PCA-reduced word counts."""
     import jax
 
-    from mirjax.data import pipeline
-    from mirjax.frontend import make_frontend
-    from mirjax.config import section_kwargs
 
     builder = pipeline.get_builder(cfg.dataset)
     frontend = jax.jit(make_frontend(cfg.frontend.name, **section_kwargs(cfg.frontend)))
@@ -195,7 +201,6 @@ def split_features(cfg: ml_collections.ConfigDict, split: str, batch: int = 16) 
 
 def same_style(vectors: np.ndarray, styles: Sequence[str], k: int = 5) -> float:
     """Fraction of every clip's k nearest neighbours (cosine, itself excluded) that share its style."""
-    from mirjax.recommendation.analysis import cosine_neighbours
 
     idx, _ = cosine_neighbours(vectors, vectors, k=k, exclude_self=True)
     styles = np.asarray(styles)
@@ -207,8 +212,6 @@ def scorebank_clips(s: Setting, out: str, targets) -> tuple[dict[str, dict], lis
     targets' rows, and the tag names: read once for the oracle and the analyses."""
     import tensorflow_datasets as tfds
 
-    from mirjax.data.listening import read_split_clips
-    from mirjax.recommendation.targets import SPLITS
 
     sb = tfds.builder(f"scorebank/{s.scorebank}", **({"data_dir": s.data_dir} if s.data_dir else {}))
     clips = {split: read_split_clips(sb, split) for split in SPLITS}
@@ -230,8 +233,6 @@ def tag_oracle(clips: dict[str, dict], targets) -> dict[str, np.ndarray]:
 def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray], clips: dict[str, dict], tag_names: list[str],
              targets) -> dict[str, Any]:
     """§4.6.1 tag prediction, Table 4.4 neighbours and the Fig. 4.1 t-SNE (needs the CNN-MSE predictions)."""
-    from mirjax.recommendation import analysis
-    from mirjax.recommendation.targets import SPLITS
 
     tags = np.concatenate([clips[sp]["tags"] for sp in SPLITS])
     wmf = np.concatenate([targets.split(sp)["factors"] for sp in SPLITS])
@@ -274,7 +275,6 @@ def analyses(s: Setting, out: str, predictions: dict[str, np.ndarray], clips: di
 
 
 def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str, Any]:
-    from mirjax.recommendation.targets import load_targets, ranking_rows
 
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
@@ -301,7 +301,6 @@ def run_study(out: str, s: Setting, models: Sequence[str] = MODELS) -> dict[str,
     oracle = tag_oracle(clips, targets)
     ranked = average_seeds(ranking_rows(targets, "test", {**test, ORACLE: oracle["test"]}))
     val_ranked = average_seeds(ranking_rows(targets, "validation", {**val, ORACLE: oracle["validation"]}))
-    from mirjax.evaluation.metrics import regression_metrics
     r2 = {k: float(np.mean(v)) for k, v in r2s.items()}
     r2[ORACLE] = regression_metrics(targets.split("test")["factors"], oracle["test"])["r2"]
     r2["upper bound (WMF)"] = 1.0

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from mirjax.config import load_config
 from mirjax.models.choi_structures import SIZES, STRUCTURES
 from mirjax.studies import runner
+from mirjax.analysis import tags as tag_analysis
 
 log = logging.getLogger("mirjax")
 
@@ -89,7 +90,6 @@ def _plots(rows, out, title) -> list[str]:
 
 def _tagwise(rows, out) -> dict[str, Any] | None:
     """Per-tag comparison at the largest size every structure finished (Fig. 4.3)."""
-    from mirjax.analysis import tags as tag_analysis
 
     for size in reversed(SIZES):
         at = {r["structure"]: r for r in rows if r["size"] == size and r.get("roc_auc_per_tag")}
