@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(PY) -m mirjax.data.scorebank --config default
+	$(PY) -m mirjax data build scorebank/default
 	$(PY) train.py --config configs/default.py --workdir $(DEMO_WORKDIR)
 	$(PY) eval.py --config configs/default.py --workdir $(DEMO_WORKDIR)
 

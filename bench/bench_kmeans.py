@@ -7,7 +7,7 @@
 --data scorebank  real whitened windows as the Dieleman pipeline makes them (thesis §3.5; mirjax.features):
                   the cached `scorebank/default` train clips → 128-band log-mel (n_fft 1024, hop 512,
                   log(1 + 10⁴x)) → `samples` random 1-frame windows → PCA whitening to 99 % of the variance
-                  (~85 of the 128 dims remain). Needs the built dataset (`python -m mirjax.data.scorebank`);
+                  (~85 of the 128 dims remain). Needs the built dataset (`mirjax data build scorebank/default`);
                   --dims is ignored; --max-clips caps the clips read (0 = just enough for `samples` windows).
 --data both       one table per data set.
 --rounds R        timed rounds; each round runs every implementation once, in alternating order, so all
@@ -61,7 +61,7 @@ def scorebank_data(samples: int, max_clips: int, rng: np.random.Generator) -> tu
         split = fdata.load_split(cfg, "train", max_clips=clips)
     except Exception as e:  # noqa: BLE001 — a missing dataset should say how to build it
         raise SystemExit(f"--data scorebank: cannot read {cfg.name} ({e}); build it with "
-                         f"`python -m mirjax.data.scorebank --config default`")
+                         f"`mirjax data build scorebank/default`")
     spec_frames = compute_levels(split.audio, cfg.sample_rate, spec)[0]  # (clips, frames, 128)
     windows = sample_patches(spec_frames, 1, spec.n_mels, samples, rng)
     white = fit_pca_whitening(windows, spec.pca_variance)

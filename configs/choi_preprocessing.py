@@ -1,4 +1,4 @@
-"""Base experiment of Choi's preprocessing study (thesis Ch. 5) on scorebank; `python -m mirjax.studies
+"""Base experiment of Choi's preprocessing study (thesis Ch. 5) on scorebank; `mirjax study
 preprocessing` varies it (log/linear magnitude, mel/STFT, frequency weighting, per-sample standardisation,
 ×10 scaling, training-data fraction, initialisation seed).
 

@@ -9,7 +9,7 @@ e.g. `configs/choi_structures.py:crnn,1M` or `…:k2c2,0.1M,quick`.
                                   96 mels (626 frames; the thesis's pools, clipped at one cell)
              quick:               scorebank/default, 3-s crops at hop 512 (n_fft 1024; 94 frames), time pools
                                   spread over 94 frames, BN momentum 0.9, 100 steps: the 2-core CPU sanity setting of
-                                  `python -m mirjax.studies structures --quick`
+                                  `mirjax study structures --quick`
              msd:                 msd_lastfm50 (12 kHz), the thesis's input: n_fft 512, hop 256, 96 mels,
                                   fmax 6 kHz, dB, 29.12 s → 1366 frames; early stopping after one epoch
                                   without validation improvement

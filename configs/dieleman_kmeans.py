@@ -11,8 +11,8 @@ TASK (default `tags`):
   gtzan  GTZAN genres, fold 0 of 5 (`gtzan_genres/5fold_0`; `--config.dataset.name=gtzan_genres/5fold_3` for the others)
 SCOREBANK: `default` (default) or `tiny` for the scorebank tasks.
 
-    python -m mirjax.features --config configs/dieleman_kmeans.py:laplacian,1,500 --workdir /tmp/km
-    python -m mirjax.features --config configs/dieleman_kmeans.py:gaussian,2,1000,style --workdir /tmp/km_style
+    mirjax features --config configs/dieleman_kmeans.py:laplacian,1,500 --workdir /tmp/km
+    mirjax features --config configs/dieleman_kmeans.py:gaussian,2,1000,style --workdir /tmp/km_style
     … --config.features.freq_invariance=12   (§3.5.5)     … --config.features.layers=3   (§3.5.6)
 """
 
@@ -20,7 +20,7 @@ from configs.common import choice, error, parse_arg
 from mirjax.features.config import feature_config
 from mirjax.features.extraction import REPRESENTATIONS
 
-REFERENCE = feature_config  # the schema of `python -m mirjax.features` configs, not train.py's
+REFERENCE = feature_config  # the schema of `mirjax features` configs, not train.py's
 
 # task → (dataset, label key, task kind, sample rate, clip seconds, Table 3.1 column)
 TASKS = {

@@ -11,8 +11,8 @@ Arg: `[MODEL[,SCOREBANK]]` (default `cnn_mse,default`; by name too: `…:bow_mlp
   regression or an MLP with 1,000 ReLUs, on whole clips.
 
 SCOREBANK: tiny | default (the scorebank build; default `default`). The targets file is
-`python -m mirjax.recommendation targets --listening scorebank_listening/SCOREBANK`'s default output and the
-codebook `python -m mirjax.recommendation.bow --dataset scorebank/SCOREBANK`'s; `--config.dataset.targets=…`
+`mirjax recommend targets scorebank_listening/SCOREBANK`'s default output and the
+codebook `mirjax recommend codebook --dataset scorebank/SCOREBANK`'s; `--config.dataset.targets=…`
 and `--config.frontend.codebook=…` point elsewhere.
 
 Not in the thesis (Dieleman thesis §4.5 leaves them open): optimiser, learning rate, batch size, number of updates,

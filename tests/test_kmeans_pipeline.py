@@ -1,5 +1,5 @@
 """The multiscale K-means pipeline (Dieleman Ch. 3) against numpy references and closed forms, its learners on
-synthetic data with known answers, and `python -m mirjax.features` end to end on scorebank/tiny."""
+synthetic data with known answers, and `mirjax features` end to end on scorebank/tiny."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m mirjax.studies kmeans` on scorebank/tiny with shrunken architectures: rows per subset, resuming,
+"""`mirjax study kmeans` on scorebank/tiny with shrunken architectures: rows per subset, resuming,
 refusing another config, a failing architecture recorded without stopping the study, tables and plots."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Split configurations (all train / validation / test):
 Missing or unreadable files are skipped (one warning line each, a summary per split) and counted in
 `info.metadata["skipped"]`. Build:
 
-    python -m mirjax.data.gtzan --config fault_filtered --manual_dir DIR [--data_dir DIR]
+    mirjax data build gtzan_genres/fault_filtered --manual_dir DIR [--data_dir DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -174,9 +173,7 @@ clips are skipped and counted (info.metadata["skipped"]). See {manual.DOCS}.
 """
 
 
-class Gtzan(manual.ManualBuilder,
-            # `python -m mirjax.data.gtzan` runs this file again as __main__.
-            skip_registration=__name__ != "mirjax.data.gtzan"):
+class Gtzan(manual.ManualBuilder):
     """GTZAN genres from a manual directory (see module docstring)."""
 
     name = NAME
@@ -261,12 +258,3 @@ class Gtzan(manual.ManualBuilder,
             self.info.metadata, key="clip_id",
             to_example=lambda e, audio: {"audio": audio, "genre": e["genre"], "clip_id": e["clip_id"]})
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return manual.cli_main(Gtzan, "python -m mirjax.data.gtzan", argv)
-
-
-if __name__ == "__main__":
-    # Run the canonical module's main so that the builder and features are the registered classes.
-    from mirjax.data import gtzan as _canonical
-    sys.exit(_canonical.main())

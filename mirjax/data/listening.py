@@ -385,9 +385,7 @@ DEFAULT = ListeningConfig(
     description="10,000 users over scorebank/default's ~2,900 clips (density about 2 %).")
 
 
-class ScorebankListening(tfds.core.GeneratorBasedBuilder,
-                         # `python -m mirjax.data.listening` runs this file again as __main__.
-                         skip_registration=__name__ != "mirjax.data.listening"):
+class ScorebankListening(tfds.core.GeneratorBasedBuilder):
     """Simulated play counts over scorebank clips (see module docstring)."""
 
     name = NAME

@@ -184,9 +184,7 @@ Missing or unreadable mp3s are skipped and counted (info.metadata["skipped"]). S
 """
 
 
-class Magnatagatune(manual.ManualBuilder,
-                    # `python -m mirjax.data.magnatagatune` runs this file again as __main__.
-                    skip_registration=__name__ != "mirjax.data.magnatagatune"):
+class Magnatagatune(manual.ManualBuilder):
     """MagnaTagATune top-50 from a manual directory (see module docstring)."""
 
     name = NAME

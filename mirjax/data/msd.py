@@ -98,9 +98,7 @@ splits may be smaller than 201,680 / 12,634 / 28,540. See {manual.DOCS}.
 """
 
 
-class MsdLastfm50(manual.ManualBuilder,
-                  # `python -m mirjax.data.msd` runs this file again as __main__.
-                  skip_registration=__name__ != "mirjax.data.msd"):
+class MsdLastfm50(manual.ManualBuilder):
     """MSD previews with Choi's top-50 Last.fm tags and split (see module docstring)."""
 
     name = NAME

@@ -284,9 +284,7 @@ def split_items(n_items: int, test_fraction: float, validation_fraction: float, 
 
 # --- the builder ------------------------------------------------------------------------------
 
-class TasteProfile(manual.ManualBuilder,
-                   # `python -m mirjax.data.taste_profile` runs this file again as __main__.
-                   skip_registration=__name__ != "mirjax.data.taste_profile"):
+class TasteProfile(manual.ManualBuilder):
     """Echo Nest Taste Profile play counts joined to MSD tracks (see module docstring)."""
 
     name = NAME

@@ -1,4 +1,4 @@
-"""The config schema of feature-learning experiments (`python -m mirjax.features`): every key such a config may
+"""The config schema of feature-learning experiments (`mirjax features`): every key such a config may
 set, with its default. Like `mirjax.config.base_config` for train.py, an unknown key fails at once with one line.
 `features` are `extraction.Spec`'s fields, `downstream` are `downstream.Hparams`' plus the run controls below."""
 

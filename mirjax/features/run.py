@@ -2,7 +2,7 @@
 representation, fit PCA whitening + spherical K-means per level (and layer) on the training clips, encode and
 pool every split, then train the supervised learner on the pooled features and score the test clips.
 
-    python -m mirjax.features --config configs/dieleman_kmeans.py:laplacian,1,500 --workdir DIR
+    mirjax features --config configs/dieleman_kmeans.py:laplacian,1,500 --workdir DIR
 
 DIR receives `config.json`, `dictionaries.npz` (the learnt affine maps), `features.npz` (pooled features of
 every split, reused when only `downstream.*` changes) and `report.json`.

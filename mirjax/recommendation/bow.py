@@ -104,7 +104,7 @@ def load_codebook(path: str, mfcc_settings: dict | None = None) -> Codebook:
     naming every difference."""
     if not os.path.isfile(path):
         raise UserError(f"codebook {path} does not exist; make one with "
-                         f"`python -m mirjax.recommendation.bow --dataset scorebank/default --words 4000 --out {path}`")
+                         f"`mirjax recommend codebook --dataset scorebank/default --words 4000 --out {path}`")
     try:
         with np.load(path, allow_pickle=False) as z:
             book = Codebook(**{k: np.asarray(z[k], np.float32) for k in _ARRAYS},

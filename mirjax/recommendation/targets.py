@@ -1,7 +1,7 @@
 """Regression targets for predicting usage from audio (Dieleman thesis §4.5): WMF factors of a listening
 dataset, laid out per split of the audio dataset in the order the training pipeline reads its clips.
 
-    python -m mirjax.recommendation targets --listening scorebank_listening/default --out FILE.npz
+    mirjax recommend targets scorebank_listening/default --out FILE.npz
 
 Reading of the thesis (Dieleman thesis §4.6.2 does not say it outright): WMF is fitted on **all** the usage data,
 test songs included, so that the user factors x_u are fixed and the "upper bound" row scores the test songs
@@ -189,7 +189,7 @@ def load_targets(path: str) -> Targets:
     path = os.path.expanduser(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"targets file {path} not found; make it with "
-                                "`python -m mirjax.recommendation targets --listening NAME --out FILE`")
+                                "`mirjax recommend targets NAME --out FILE`")
     key = (os.path.abspath(path), os.path.getmtime(path))
     if key not in _CACHE:
         try:

@@ -1,7 +1,7 @@
 """Studies: sweeps of experiments that reproduce a seed's comparison and write its table and plots.
 
-    python -m mirjax.studies structures --quick --out DIR     (Choi Ch. 4)
-    python -m mirjax.studies preprocessing --out DIR          (Choi Ch. 5)
-    python -m mirjax.studies raw_audio --out DIR              (Dieleman Ch. 5)
-    python -m mirjax.studies kmeans --quick --out DIR         (Dieleman Ch. 3)
+    mirjax study structures --quick --out DIR     (Choi Ch. 4)
+    mirjax study preprocessing --out DIR          (Choi Ch. 5)
+    mirjax study raw_audio --out DIR              (Dieleman Ch. 5)
+    mirjax study kmeans --quick --out DIR         (Dieleman Ch. 3)
 """

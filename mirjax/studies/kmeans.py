@@ -1,8 +1,8 @@
 """Dieleman's multiscale spherical K-means study (thesis Ch. 3, Figs. 3.4–3.11) on one dataset:
 
-    python -m mirjax.studies kmeans --quick --out workdirs/kmeans          # scorebank/default, 2-core sanity run
-    python -m mirjax.studies kmeans --parts grid,levels --out workdirs/km  # a subset of the parts
-    python -m mirjax.studies kmeans --parts grid --variants laplacian:1,multires:1 --out workdirs/km
+    mirjax study kmeans --quick --out workdirs/kmeans          # scorebank/default, 2-core sanity run
+    mirjax study kmeans --parts grid,levels --out workdirs/km  # a subset of the parts
+    mirjax study kmeans --parts grid --variants laplacian:1,multires:1 --out workdirs/km
 
 Parts (each architecture is `configs/dieleman_kmeans.py:REPR,WINDOW,MEANS,TASK`):
 - `grid`: the 28 architectures (Gaussian / Laplacian pyramid × 1, 2, 4-frame windows, multiresolution

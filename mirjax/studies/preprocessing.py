@@ -1,7 +1,7 @@
 """Choi's preprocessing study (thesis Ch. 5) as commands, on scorebank by default.
 
-    python -m mirjax.studies preprocessing --out workdirs/preprocessing                  # every part
-    python -m mirjax.studies preprocessing --parts variance --out workdirs/preprocessing  # one part
+    mirjax study preprocessing --out workdirs/preprocessing                  # every part
+    mirjax study preprocessing --parts variance --out workdirs/preprocessing  # one part
 
 Parts (each writes OUT/<part>.md, OUT/<part>.json and OUT/<part>.png; runs are shared between parts when their
 settings coincide, so the base run is trained once):

@@ -1,10 +1,10 @@
 """Dieleman's raw-audio vs spectrogram study (thesis Ch. 5, Tables 5.1–5.3), on scorebank by default.
 
-    python -m mirjax.studies raw_audio --out workdirs/raw_audio                       # 16 runs × 2,500 steps:
+    mirjax study raw_audio --out workdirs/raw_audio                       # 16 runs × 2,500 steps:
                                                                                       # 41 min on 2 shared CPU cores
-    python -m mirjax.studies raw_audio --quick --out workdirs/raw_audio_quick         # 500 steps: 2-core sanity
-    python -m mirjax.studies raw_audio --parts table52 --out workdirs/raw_audio       # one table
-    python -m mirjax.studies raw_audio --dataset magnatagatune/clean --out workdirs/raw_audio_mtat
+    mirjax study raw_audio --quick --out workdirs/raw_audio_quick         # 500 steps: 2-core sanity
+    mirjax study raw_audio --parts table52 --out workdirs/raw_audio       # one table
+    mirjax study raw_audio --dataset magnatagatune/clean --out workdirs/raw_audio_mtat
                                                                                       # the thesis's data, once
                                                                                       # built (mirjax/data/magnatagatune.py)
 
@@ -22,7 +22,7 @@ The spectrogram runs use the raw model's 'SAME' pooling border (Dieleman thesis 
 mode each pair of Table 5.1 differs only in its input. `--steps N` replaces the configs' 2,500 steps and scales
 their learning-rate drop (step 2,000 of 2,500) to the same fraction of N; validation and checkpoints come five
 times per run either way. The first-layer filters of any raw run can then be drawn with
-`python -m mirjax.analysis.filters --workdir OUT/runs/raw_512_512` (Figs. 5.2–5.4).
+`mirjax analyze filters --workdir OUT/runs/raw_512_512` (Figs. 5.2–5.4).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Dieleman's content-based recommendation study (thesis Ch. 4, Tables 4.2–4.4, Fig. 4.1) on the simulated
 listening data over scorebank (`mirjax.data.listening`).
 
-    python -m mirjax.studies recommendation --out workdirs/recommendation            # the full setting
-    python -m mirjax.studies recommendation --quick --out workdirs/recommendation_q  # 2-core sanity setting
+    mirjax study recommendation --out workdirs/recommendation            # the full setting
+    mirjax study recommendation --quick --out workdirs/recommendation_q  # 2-core sanity setting
 
 Steps (each resumable: a finished step is reused, a different setting refused):
 

@@ -1,8 +1,8 @@
 """Choi's structure comparison (thesis Ch. 4, Figs. 4.2–4.4): k1c2, k2c1, k2c2 and CRNN at matched sizes.
 
-    python -m mirjax.studies structures --quick --out workdirs/structures_quick      # ≈ 20 min on 2 CPU cores
-    python -m mirjax.studies structures --out workdirs/structures                    # full sweep, scorebank
-    python -m mirjax.studies structures --setting msd --out workdirs/structures_msd  # the thesis's data
+    mirjax study structures --quick --out workdirs/structures_quick      # ≈ 20 min on 2 CPU cores
+    mirjax study structures --out workdirs/structures                    # full sweep, scorebank
+    mirjax study structures --setting msd --out workdirs/structures_msd  # the thesis's data
 
 Each structure × size is `configs/choi_structures.py:STRUCTURE,SIZE,SETTING`. Writes into OUT:
 `structures.md`/`.json` (the table), `auc_vs_params.png` (memory-controlled, Fig. 4.2),
