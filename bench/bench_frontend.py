@@ -98,7 +98,8 @@ def main() -> None:
     mx, lr = args.clips / t_mx, args.clips / t_lr
     print(f"device: {device}; jax {jax.__version__}, librosa {librosa.__version__}; "
           f"{args.clips} clips x {SECONDS:g} s @ {SR} Hz, batch {args.batch}, median of {args.repeats}; "
-          f"max |dB diff| = {max_db_diff:.2e} (all but the last frame: {max_db_diff_body:.2e}); load average before/after {load0:.2f}/{os.getloadavg()[0]:.2f}")
+          f"max |dB diff| = {max_db_diff:.2e} (all but the last frame: {max_db_diff_body:.2e}); "
+          f"load average before/after {load0:.2f}/{os.getloadavg()[0]:.2f}")
     print("| device | clips | mirjax clips/s | librosa clips/s | speed-up |")
     print("|---|---|---|---|---|")
     print(f"| {device} | {args.clips} | {mx:.1f} | {lr:.1f} | {mx / lr:.1f}x |")

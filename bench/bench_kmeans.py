@@ -61,7 +61,7 @@ def scorebank_data(samples: int, max_clips: int, rng: np.random.Generator) -> tu
         split = fdata.load_split(cfg, "train", max_clips=clips)
     except Exception as e:  # noqa: BLE001 — a missing dataset should say how to build it
         raise SystemExit(f"--data scorebank: cannot read {cfg.name} ({e}); build it with "
-                         f"`mirjax data build scorebank/default`")
+                         f"`mirjax data build scorebank/default`") from None
     spec_frames = compute_levels(split.audio, cfg.sample_rate, spec)[0]  # (clips, frames, 128)
     windows = sample_patches(spec_frames, 1, spec.n_mels, samples, rng)
     white = fit_pca_whitening(windows, spec.pca_variance)

@@ -70,7 +70,8 @@ def main() -> None:
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {jax.devices()[0].platform} "
           f"× {jax.device_count()}; setting {args.setting}, batch {args.batch}, {args.steps} timed steps")
-    print("| structure | size | parameters | input (frames × bins) | train examples/s | vs k2c2 | s per 2,500 examples |")
+    print("| structure | size | parameters | input (frames × bins) | train examples/s | vs k2c2 "
+          "| s per 2,500 examples |")
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes.split(","):
         rows = {}

@@ -63,8 +63,8 @@ def time_mirjax(s, y0, args, solver):
 
 
 def time_implicit(s, y0, args, use_cg):
-    from threadpoolctl import threadpool_limits
     from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
 
     conf = sp.csr_matrix((s.values + 1.0, (s.rows, s.cols)), shape=s.shape)  # c = 1 + s on the nonzeros
     with threadpool_limits(1, "blas"):

@@ -18,12 +18,12 @@ and `--config.frontend.codebook=…` point elsewhere.
 Not in the thesis (Dieleman thesis §4.5 leaves them open): optimiser, learning rate, batch size, number of updates,
 initialisation, input normalisation, model selection. We use Adam 10⁻³ → cosine decay, batch 32, keep the
 checkpoint with the best recommendation AUC on the validation clips (validation users' plays of clips the
-regressor never trained on; R² of the factors would favour MSE over WPE by construction), and standardise each mel band (`model.input_norm=frequency`, a parameter-free batch
-norm): without it the unnormalised log(1 + 10⁴x) input gave initial outputs ~25× the targets' scale and the CNN
-stalled near the mean (validation R² 0.016, recommendation AUC 0.592 after 3,000 steps, against 0.065 / 0.667
-with it; docs/results.md). 16 kHz (scorebank's rate) instead of 22,050 Hz: the same window and hop in samples, so 3 s are 94
-frames here (thesis ≈ 130): 94 → conv 6 → 89 → pool 4 → 22 → conv 6 → 17 → pool 5 → 3 × 128 = 384 inputs to
-the dense layer.
+regressor never trained on; R² of the factors would favour MSE over WPE by construction), and standardise each mel
+band (`model.input_norm=frequency`, a parameter-free batch norm): without it the unnormalised log(1 + 10⁴x) input gave
+initial outputs ~25× the targets' scale and the CNN stalled near the mean (validation R² 0.016, recommendation AUC
+0.592 after 3,000 steps, against 0.065 / 0.667 with it; docs/results.md). 16 kHz (scorebank's rate) instead of 22,050
+Hz: the same window and hop in samples, so 3 s are 94 frames here (thesis ≈ 130): 94 → conv 6 → 89 → pool 4 → 22 →
+conv 6 → 17 → pool 5 → 3 × 128 = 384 inputs to the dense layer.
 """
 
 from configs.common import choice, parse_arg

@@ -15,10 +15,9 @@ import pytest
 from mirjax import cli
 from mirjax.features.kmeans import assign, kmeans, kmeans_plusplus
 from mirjax.frontend.registry import make_frontend, output_shape
-from mirjax.recommendation.bow import mfcc_bow_settings
 from mirjax.models import create_model
 from mirjax.recommendation import bow
-
+from mirjax.recommendation.bow import mfcc_bow_settings
 
 # --- Euclidean K-means ---------------------------------------------------------------------------------------
 
@@ -77,6 +76,7 @@ WORDS, FRAMES = 16, 5000
 def tiny_dir(request) -> str:
     """scorebank/tiny from mirjax's cache if it is built there, else the session's fresh build."""
     import tensorflow_datasets as tfds
+
     import mirjax.data
     path = mirjax.data.default_data_dir()
     if tfds.builder("scorebank/tiny", data_dir=path).is_prepared():

@@ -180,6 +180,7 @@ def test_piecewise_schedule_follows_the_table():
 
 def test_weight_decay_skips_biases_and_norm_parameters():
     import jax.numpy as jnp
+
     from mirjax.training.optim import decay_mask
     params = {"Conv_0": {"kernel": jnp.ones((3, 3, 1, 4)), "bias": jnp.ones(4)},
               "BatchNorm_0": {"scale": jnp.ones(4), "bias": jnp.ones(4)}}

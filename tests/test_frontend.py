@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 import mirjax.frontend as F
-from audio_refs import POWER_RTOL, assert_power_close as _assert_power_close  # noqa: F401
-from audio_refs import frames_bins as _T, test_audio as _audio
+from audio_refs import POWER_RTOL, assert_power_close as _assert_power_close, frames_bins as _T, test_audio as _audio  # noqa: F401
 
 DB_ATOL = 1e-3  # dB
 
@@ -119,7 +118,8 @@ def test_stft_frames_formula_and_centering():
     ],
 )
 def test_mel_filterbank_matches_librosa(sr, n_fft, n_mels, fmin, fmax, htk, norm):
-    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=np.float64)
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
+                              dtype=np.float64)
     ours = F.mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk=htk, norm=norm)
     assert ours.shape == (n_fft // 2 + 1, n_mels) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref.T, rtol=0, atol=1e-6 * ref.max())
@@ -201,7 +201,8 @@ def test_power_to_db_matches_librosa_per_example(ref, amin, top_db):
     _assert_db_close(got, want)
     if top_db is not None:
         # Per-example floor really differs from librosa's whole-array floor here.
-        assert not np.allclose(np.asarray(got), librosa.power_to_db(S.astype(np.float64), ref=ref_l, amin=amin, top_db=top_db))
+        whole = librosa.power_to_db(S.astype(np.float64), ref=ref_l, amin=amin, top_db=top_db)
+        assert not np.allclose(np.asarray(got), whole)
 
 
 def test_amplitude_to_db_and_log_compressions_match_closed_forms():
@@ -240,7 +241,8 @@ def test_mfcc_matches_librosa(sr, n_fft, hop, n_mels, n_mfcc, htk, lifter, batch
 @pytest.mark.parametrize("width,order,n", [(3, 1, 10), (5, 2, 5), (9, 1, 40), (9, 2, 40), (7, 2, 23)])
 def test_delta_matches_librosa(width, order, n):
     x = np.random.default_rng(width * 10 + order).standard_normal((2, n, 6)).astype(np.float32)  # (batch, frames, coef)
-    ref = np.swapaxes(librosa.feature.delta(np.swapaxes(x, -1, -2).astype(np.float64), width=width, order=order), -1, -2)
+    ref = np.swapaxes(librosa.feature.delta(np.swapaxes(x, -1, -2).astype(np.float64), width=width, order=order),
+                      -1, -2)
     ours = F.delta(x, width=width, order=order, axis=-2)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
     # Edges (the Savitzky–Golay polynomial fits) are part of the comparison above; check them explicitly too.
@@ -271,8 +273,9 @@ def test_mfcc_with_deltas_matches_librosa():
 
 def test_jit_vmap_and_leading_dims_match_librosa():
     sr, y = 16000, _audio(9, 6, 9000, 16000)
-    ref = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=512, hop_length=256, n_mels=64, pad_mode="reflect"))
-    mel = functools.partial(F.melspectrogram, sample_rate=sr, n_fft=512, hop_length=256, n_mels=64, pad_mode="reflect")
+    kw = dict(n_fft=512, hop_length=256, n_mels=64, pad_mode="reflect")
+    ref = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, **kw))
+    mel = functools.partial(F.melspectrogram, sample_rate=sr, **kw)
     _assert_power_close(jax.jit(mel)(y), ref)
     _assert_power_close(jax.jit(jax.vmap(mel))(y), ref)
     _assert_power_close(jax.jit(mel)(y.reshape(2, 3, -1)).reshape(ref.shape), ref)
@@ -294,15 +297,18 @@ def test_logmel_frontend_matches_librosa_with_per_example_top_db():
     fe = jax.jit(F.make_frontend("logmel"))  # defaults: 16 kHz, n_fft 512, hop 256, 96 mels, dB
     out = np.asarray(fe(y))
     assert out.shape == (3,) + F.output_shape("logmel", n) == (3, F.output_frames(n, 256), 96)
-    mel = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=512, hop_length=256, n_mels=96, pad_mode="reflect")
+    mel = librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=512, hop_length=256, n_mels=96,
+                                         pad_mode="reflect")
     _assert_db_close(out, np.stack([_T(librosa.power_to_db(m, top_db=80.0)) for m in mel]), within_db=FFT_DB_RANGE)
 
 
 @pytest.mark.parametrize("compression", ["log1p", "log10", "none"])
 def test_logmel_frontend_compressions(compression):
     sr, y = 8000, _audio(22, 2, 8000, 8000)
-    fe = F.make_frontend("logmel", sample_rate=sr, n_fft=256, hop_length=128, n_mels=40, compression=compression, log_c=100.0)
-    mel = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=256, hop_length=128, n_mels=40, pad_mode="reflect"))
+    fe = F.make_frontend("logmel", sample_rate=sr, n_fft=256, hop_length=128, n_mels=40, compression=compression,
+                         log_c=100.0)
+    mel = _T(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, n_fft=256, hop_length=128, n_mels=40,
+                                            pad_mode="reflect"))
     want = {"log1p": np.log1p(100.0 * mel), "log10": np.log10(1 + 100.0 * mel), "none": mel}[compression]
     got = np.asarray(jax.jit(fe)(y))
     if compression == "none":

@@ -32,7 +32,8 @@ class TinyBrightness(tfds.core.GeneratorBasedBuilder):
             "brightness": tfds.features.Tensor(shape=(), dtype=np.float32)}))
 
     def _split_generators(self, dl_manager):
-        return {"train": self._generate_examples(0, 96), "validation": self._generate_examples(1, 24), "test": self._generate_examples(2, 24)}
+        return {"train": self._generate_examples(0, 96), "validation": self._generate_examples(1, 24),
+                "test": self._generate_examples(2, 24)}
 
     def _generate_examples(self, seed, n):
         rng = np.random.default_rng(seed)

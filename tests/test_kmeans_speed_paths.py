@@ -8,8 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mirjax.features import spherical_kmeans, spherical_kmeans_step
-from mirjax.features import kmeans as km
+from mirjax.features import kmeans as km, spherical_kmeans, spherical_kmeans_step
 
 
 def _numpy_spherical_kmeans(x, init, iters):

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from mirjax.data import listening, manual, scorebank
-from mirjax.data import taste_profile as tp
+from mirjax.data import listening, manual, scorebank, taste_profile as tp
 
 
 def _params(**kw) -> listening.SimulationParams:

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import mirjax.frontend as F
-from audio_refs import POWER_RTOL, assert_power_close as _assert_power_close  # noqa: F401
-from audio_refs import frames_bins as _T, test_audio as _audio
+from audio_refs import POWER_RTOL, assert_power_close as _assert_power_close, frames_bins as _T, test_audio as _audio  # noqa: F401
 
 DB_ATOL = 1e-3
 FFT_DB_RANGE = 60.0

@@ -28,7 +28,8 @@ def test_parameter_count_closed_form(length, stride, pool, size):
     t = frames - 7  # conv 8, VALID
     t = -(-t // 4) - 7  # SAME pool 4 (partial window kept), conv 8
     t = -(-t // 4)
-    expected = (length * 128 + 128) + (8 * channels * 32 + 32) + (8 * 32 * 32 + 32) + (t * 32 * 100 + 100) + (100 * 50 + 50)
+    expected = ((length * 128 + 128) + (8 * channels * 32 + 32) + (8 * 32 * 32 + 32) + (t * 32 * 100 + 100)
+                + (100 * 50 + 50))
     assert _count(model) == expected
 
 

@@ -18,9 +18,7 @@ import tensorflow_datasets as tfds
 
 from builder_refs import build as _build, peak_hz as _peak_hz
 from mirjax import cli
-from mirjax.data import magnatagatune as mtt
-from mirjax.data import manual
-from mirjax.data import msd
+from mirjax.data import magnatagatune as mtt, manual, msd
 
 SPLITS = ("train", "validation", "test")
 CLIP_SECONDS = 1.0

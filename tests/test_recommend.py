@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mirjax import tasks
 from mirjax.evaluation import average_predictions, regression_metrics
+from mirjax.recommendation import plugin
 from mirjax.recommendation.targets import WMFParams, build_targets, load_targets, ranking_rows, wpe_quadratics
 from mirjax.recommendation.wmf import balance_factors, fit_wmf, surplus_confidence, wmf_objective
-from mirjax import tasks
-from mirjax.recommendation import plugin
 
 REPO = pathlib.Path(__file__).parent.parent
 ALPHA, EPS = 2.0, 1e-6
@@ -107,6 +107,7 @@ def tiny_targets(tiny_data_dir, tmp_path_factory):
 
 def test_targets_follow_the_pipeline_read_order(tiny_targets, tiny_data_dir):
     import tensorflow_datasets as tfds
+
     from mirjax.data import listening
 
     path, meta = tiny_targets
@@ -182,8 +183,8 @@ def test_regression_errors_are_one_line(tiny_targets, tiny_data_dir, tmp_path):
         last = r.stderr.strip().splitlines()[-1]
         assert r.returncode == 2 and message in last and "Traceback" not in r.stderr, (extra, r.stderr[-1500:])
     no_wpe = str(tmp_path / "no_wpe.npz")
-    build_targets("scorebank_listening/tiny", no_wpe, WMFParams(num_factors=8, num_iterations=2), data_dir=tiny_data_dir,
-                  wpe=False, progress=False)
+    build_targets("scorebank_listening/tiny", no_wpe, WMFParams(num_factors=8, num_iterations=2),
+                  data_dir=tiny_data_dir, wpe=False, progress=False)
     r = _run(["train.py", "--config", "configs/dieleman_recommend.py:cnn_wpe,tiny", "--workdir", str(tmp_path / "w2"),
               *_overrides(no_wpe, tiny_data_dir)])
     assert r.returncode == 2 and "WPE quadratics" in r.stderr.strip().splitlines()[-1]

@@ -11,13 +11,11 @@ import os
 
 import numpy as np
 import pytest
-
 import tensorflow_datasets as tfds
 
 import mirjax.data
 from mirjax import cli
-from mirjax.data import scorebank
-from mirjax.data import scorebank_render as render
+from mirjax.data import scorebank, scorebank_render as render
 
 SPLITS = ("train", "validation", "test")
 SR = 16000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
-import pathlib
 
 import jax
 import numpy as np
@@ -56,9 +56,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data_dir, tmp_path,
 
     # The second segment really resumed (steps 5–6), rather than retraining from scratch to the same result.
     for run in ("a", "b"):
-        lines = [json.loads(l) for l in open(tmp_path / run / "metrics.jsonl")]
-        assert [l["step"] for l in lines if "train/loss" in l] == list(range(1, 7))
-        assert any("val/roc_auc_macro" in l for l in lines)
+        rows = [json.loads(line) for line in open(tmp_path / run / "metrics.jsonl")]
+        assert [row["step"] for row in rows if "train/loss" in row] == list(range(1, 7))
+        assert any("val/roc_auc_macro" in row for row in rows)
 
 
 def test_eval_writes_report_and_plots_for_a_model_and_an_ensemble(tiny_data_dir, tmp_path):

@@ -23,13 +23,14 @@ for the number of outputs and the sample rate). Writes into DIR (default RUN_DIR
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import json
 import logging
 import os
 from typing import Any
 
 import numpy as np
+
+from mirjax.errors import UserError
 from mirjax.training import setup
 from mirjax.training.optim import make_optimizer
 

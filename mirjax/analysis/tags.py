@@ -23,19 +23,20 @@ What the thesis does with per-tag AUCs, for any workdirs that `eval.py` has scor
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import json
 import logging
 import math
 import os
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from mirjax.evaluation.plots import save_figure
+
 from mirjax.config import base_config
 from mirjax.data import default_data_dir
 from mirjax.data.pipeline import dataset_info
+from mirjax.errors import UserError
+from mirjax.evaluation.plots import save_figure
 from mirjax.evaluation.report import write_report
 
 log = logging.getLogger("mirjax")

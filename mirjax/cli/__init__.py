@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from mirjax.cli.analyze import ANALYZE
-from mirjax.cli.base import (Command, Parser, UsageError, configure_runtime, quiet_environment, run_guarded,
-                             split_overrides)
+from mirjax.cli.base import (
+    Command,
+    Parser,
+    UsageError,
+    configure_runtime,
+    quiet_environment,
+    run_guarded,
+    split_overrides,
+)
 from mirjax.cli.data import DATA
 from mirjax.cli.experiment import EVAL, FEATURES, TRAIN
 from mirjax.cli.recommend import RECOMMEND

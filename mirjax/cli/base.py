@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from mirjax.errors import UserError
 
@@ -33,7 +33,7 @@ class Command:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     run: Callable[[argparse.Namespace], int | None] | None = None
-    subcommands: tuple["Command", ...] = ()
+    subcommands: tuple[Command, ...] = ()
     overrides: bool = False
     description: str = ""
 

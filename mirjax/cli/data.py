@@ -35,6 +35,7 @@ def dataset_name(args: argparse.Namespace) -> str:
 def mirjax_datasets() -> list[str]:
     """The TFDS names of the builders that mirjax.data registers."""
     import tensorflow_datasets as tfds
+
     import mirjax.data  # noqa: F401  (registers the builders)
     names = set()
     for mod_name, mod in list(sys.modules.items()):
@@ -55,6 +56,7 @@ def builder(name: str, data_dir: str = ""):
     """The TFDS builder of `NAME[/CONFIG]` in `data_dir` (default mirjax's cache), not prepared; an unknown
     name or config is a one-line UserError."""
     import tensorflow_datasets as tfds
+
     import mirjax.data  # noqa: F401  (registers the builders)
     from mirjax.data import default_data_dir
 

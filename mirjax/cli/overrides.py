@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ast
 import difflib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import ml_collections
 
-from mirjax.config import _FREE_FORM as FREE_FORM  # model, frontend, optim.lr_schedule
-from mirjax.config import ConfigError
+from mirjax.config import (
+    _FREE_FORM as FREE_FORM,  # model, frontend, optim.lr_schedule
+    ConfigError,
+)
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 

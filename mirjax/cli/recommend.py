@@ -9,7 +9,6 @@ import argparse
 from mirjax.cli.base import Command, add_data_dir, add_out
 from mirjax.cli.data import add_dataset, dataset_name
 
-
 # option → WMFParams field; defaults (None) are WMFParams's, read at run time (its package imports JAX)
 _WMF = {"factors": "num_factors", "alpha": "alpha", "epsilon": "epsilon", "lambda_reg": "lambda_reg",
         "iterations": "num_iterations", "seed": "seed", "solver": "solver"}

@@ -11,15 +11,16 @@ the librosa convention.
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import logging
 import os
 import sys
 import warnings
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import soundfile as sf
+
+from mirjax.errors import UserError
 
 __all__ = ["AudioError", "PAD_MODES", "load_audio", "fix_length", "load_many"]
 

@@ -39,20 +39,19 @@ when missing):
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import csv
 import dataclasses
 import logging
 import os
 import sys
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir
-from mirjax.data import scorebank
+from mirjax.data import default_data_dir, scorebank
+from mirjax.errors import UserError
 
 log = logging.getLogger("mirjax")
 

@@ -21,17 +21,17 @@ Missing or unreadable mp3s are skipped (one warning line each, a summary per spl
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import csv
 import dataclasses
 import logging
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data import manual
+from mirjax.errors import UserError
 
 log = logging.getLogger("mirjax")
 

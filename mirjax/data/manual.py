@@ -12,13 +12,13 @@ import collections
 import concurrent.futures
 import logging
 import os
-from typing import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data.audio import AudioError, load_audio
 from mirjax.data import default_data_dir
+from mirjax.data.audio import AudioError, load_audio
 from mirjax.data.scorebank import Int16Audio
 
 log = logging.getLogger("mirjax")

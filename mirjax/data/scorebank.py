@@ -23,13 +23,12 @@ import dataclasses
 import logging
 import sys
 import time
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir
-from mirjax.data import scorebank_render as render
+from mirjax.data import default_data_dir, scorebank_render as render
 
 TAG_NAMES = render.TAG_NAMES
 TAG_CATEGORIES = dict(render.TAG_CATEGORIES)

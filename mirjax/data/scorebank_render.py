@@ -34,15 +34,16 @@ Tags describe what is audible in the rendered clip:
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import functools
 import hashlib
 import os
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from mirjax.errors import UserError
 
 SAMPLE_RATE = 16000
 

@@ -40,7 +40,7 @@ import os
 import re
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds

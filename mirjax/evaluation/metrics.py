@@ -15,10 +15,11 @@ that both macro averages exclude the same tags, and ``tagging_metrics`` reports 
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from mirjax.errors import UserError
 
 __all__ = [
     "roc_auc_per_tag",

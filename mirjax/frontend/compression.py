@@ -7,14 +7,15 @@ not over the whole batch — so a batch's result never depends on the other clip
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import math
-from typing import Callable, Optional, Union
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-RefSpec = Union[float, Callable[[jax.Array], jax.Array]]
+from mirjax.errors import UserError
+
+RefSpec = float | Callable[[jax.Array], jax.Array]
 
 
 def _per_example(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
@@ -30,7 +31,7 @@ def power_to_db(
     S: jax.Array,
     ref: RefSpec = 1.0,
     amin: float = 1e-10,
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
 ) -> jax.Array:
     """Power (…, frames, bins) → decibels ``10·log10(max(amin, S) / max(amin, ref))``.
 
@@ -63,7 +64,7 @@ def amplitude_to_db(
     S: jax.Array,
     ref: RefSpec = 1.0,
     amin: float = 1e-5,
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
 ) -> jax.Array:
     """Magnitude (…, frames, bins) → decibels ``20·log10(max(amin, |S|) / ref)``, per-example ``top_db``."""
     magnitude = jnp.abs(jnp.asarray(S))

@@ -5,22 +5,22 @@ Layout: ``(..., frames, coefficients)`` — librosa's ``(n_mfcc, frames)`` trans
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import math
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mirjax.errors import UserError
 from mirjax.frontend.compression import power_to_db
 from mirjax.frontend.spectral import WindowSpec, melspectrogram
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-def dct_matrix(n_in: int, n_out: int, norm: Optional[str] = "ortho") -> np.ndarray:
-    """DCT-II as a numpy float32 matrix ``(n_in, n_out)``: ``y = x @ M`` equals ``scipy.fft.dct(x, type=2, norm=norm)[..., :n_out]``."""
+def dct_matrix(n_in: int, n_out: int, norm: str | None = "ortho") -> np.ndarray:
+    """DCT-II as a numpy float32 matrix ``(n_in, n_out)``: ``y = x @ M`` equals
+    ``scipy.fft.dct(x, type=2, norm=norm)[..., :n_out]``."""
     n = np.arange(n_in)[:, None]
     k = np.arange(n_out)[None, :]
     m = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2.0 * n_in))
@@ -33,7 +33,7 @@ def dct_matrix(n_in: int, n_out: int, norm: Optional[str] = "ortho") -> np.ndarr
     return m.astype(np.float32)
 
 
-def mfcc_from_db(S_db: jax.Array, n_mfcc: int = 20, norm: Optional[str] = "ortho", lifter: float = 0.0) -> jax.Array:
+def mfcc_from_db(S_db: jax.Array, n_mfcc: int = 20, norm: str | None = "ortho", lifter: float = 0.0) -> jax.Array:
     """Log-mel ``(..., frames, n_mels)`` in dB → MFCC ``(..., frames, n_mfcc)`` via DCT-II (+ optional liftering)."""
     n_mels = S_db.shape[-1]
     if n_mfcc > n_mels:
@@ -56,12 +56,12 @@ def mfcc(
     hop_length: int = 512,
     n_mels: int = 128,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     htk: bool = False,
-    mel_norm: Optional[str] = "slaney",
+    mel_norm: str | None = "slaney",
     power: float = 2.0,
-    top_db: Optional[float] = 80.0,
-    norm: Optional[str] = "ortho",
+    top_db: float | None = 80.0,
+    norm: str | None = "ortho",
     lifter: float = 0.0,
     window: WindowSpec = "hann",
     pad_mode: str = "constant",
@@ -131,7 +131,8 @@ def delta(x: jax.Array, width: int = 9, order: int = 1, axis: int = -2) -> jax.A
     return jnp.moveaxis(out, -1, axis)
 
 
-def mfcc_with_deltas(audio: jax.Array, sample_rate: float, n_mfcc: int = 13, width: int = 9, **mfcc_kwargs) -> jax.Array:
+def mfcc_with_deltas(audio: jax.Array, sample_rate: float, n_mfcc: int = 13, width: int = 9,
+                     **mfcc_kwargs) -> jax.Array:
     """``[MFCC, Δ, ΔΔ]`` concatenated on the last axis → ``(..., frames, 3 * n_mfcc)``; deltas along frames."""
     M = mfcc(audio, sample_rate, n_mfcc=n_mfcc, **mfcc_kwargs)
     return jnp.concatenate([M, delta(M, width=width, order=1), delta(M, width=width, order=2)], axis=-1)

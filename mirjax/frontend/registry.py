@@ -13,17 +13,16 @@ the plain functions (``mirjax.frontend.melspectrogram`` …).
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import functools
 import inspect
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from mirjax import registry
-
+from mirjax.errors import UserError
 from mirjax.frontend.compression import amplitude_to_db, log1p_compress, log10_compress, power_to_db
 from mirjax.frontend.mfcc import delta, mfcc
 from mirjax.frontend.preprocess import (
@@ -142,7 +141,7 @@ def _check_choice(what: str, value, choices) -> None:
         raise UserError(f"{what} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
-def _compressor(compression: str, power: float, top_db: Optional[float], log_c: float) -> Callable[[jax.Array], jax.Array]:
+def _compressor(compression: str, power: float, top_db: float | None, log_c: float) -> Callable[[jax.Array], jax.Array]:
     """Log compression for a spectrogram that is ``|X| ** power``."""
     _check_choice("compression", compression, COMPRESSIONS)
     if compression == "db":
@@ -218,11 +217,11 @@ def logmel(
     hop_length: int = 256,
     n_mels: int = 96,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     htk: bool = False,
     power: float = 2.0,
     compression: str = "db",
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
     log_c: float = 1e4,
     weighting: str = "none",
     standardize: str = "none",
@@ -256,7 +255,7 @@ def log_stft(
     hop_length: int = 256,
     power: float = 2.0,
     compression: str = "db",
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
     log_c: float = 1e4,
     weighting: str = "none",
     standardize: str = "none",
@@ -305,9 +304,9 @@ def mfcc_frontend(
     n_mels: int = 40,
     n_mfcc: int = 13,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     htk: bool = False,
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
     lifter: float = 0.0,
     deltas: bool = True,
     delta_width: int = 9,

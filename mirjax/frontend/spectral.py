@@ -12,15 +12,15 @@ Parity with librosa (the test reference; never imported here) is checked in
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import math
-from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-WindowSpec = Union[str, tuple, np.ndarray]
+from mirjax.errors import UserError
+
+WindowSpec = str | tuple | np.ndarray
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -30,7 +30,7 @@ def output_frames(num_samples: int, hop_length: int) -> int:
     return 1 + num_samples // hop_length
 
 
-def get_window(window: WindowSpec, win_length: int, n_fft: Optional[int] = None) -> np.ndarray:
+def get_window(window: WindowSpec, win_length: int, n_fft: int | None = None) -> np.ndarray:
     """Periodic ("fftbins") analysis window of ``win_length`` samples, zero-padded centrally to ``n_fft``.
 
     ``"hann"`` is the closed form ``0.5 - 0.5 cos(2πn/N)`` (= scipy/librosa periodic Hann); other
@@ -82,8 +82,8 @@ def frame(x: jax.Array, frame_length: int, hop_length: int) -> jax.Array:
 def stft(
     audio: jax.Array,
     n_fft: int = 2048,
-    hop_length: Optional[int] = None,
-    win_length: Optional[int] = None,
+    hop_length: int | None = None,
+    win_length: int | None = None,
     window: WindowSpec = "hann",
     center: bool = True,
     pad_mode: str = "constant",
@@ -114,8 +114,8 @@ def stft(
 def spectrogram(
     audio: jax.Array,
     n_fft: int = 2048,
-    hop_length: Optional[int] = None,
-    win_length: Optional[int] = None,
+    hop_length: int | None = None,
+    win_length: int | None = None,
     window: WindowSpec = "hann",
     center: bool = True,
     pad_mode: str = "constant",
@@ -173,9 +173,9 @@ def mel_filterbank(
     n_fft: int,
     n_mels: int = 128,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     htk: bool = False,
-    norm: Optional[str] = "slaney",
+    norm: str | None = "slaney",
 ) -> np.ndarray:
     """Triangular mel filterbank, numpy float32 ``(n_fft // 2 + 1, n_mels)`` (= ``librosa.filters.mel(...).T``).
 
@@ -211,11 +211,11 @@ def melspectrogram(
     hop_length: int = 512,
     n_mels: int = 128,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     power: float = 2.0,
     htk: bool = False,
-    norm: Optional[str] = "slaney",
-    win_length: Optional[int] = None,
+    norm: str | None = "slaney",
+    win_length: int | None = None,
     window: WindowSpec = "hann",
     center: bool = True,
     pad_mode: str = "constant",

@@ -12,10 +12,11 @@ Plain numpy + scikit-learn + matplotlib: these run once on a few thousand factor
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from mirjax.errors import UserError
 from mirjax.evaluation.plots import save_figure
 
 __all__ = ["tag_prediction_auc", "cosine_neighbours", "neighbour_table", "tsne_embed", "tsne_plot"]

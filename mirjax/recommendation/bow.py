@@ -32,25 +32,25 @@ A codebook is one .npz file; its keys (all written by `fit_codebook`):
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
 import os
 import tempfile
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mirjax.data import default_data_dir, pipeline
+from mirjax.errors import UserError
+from mirjax.features.data import fit_length, to_float
 from mirjax.features.kmeans import assign, kmeans
 from mirjax.frontend import registry as frontend_registry
 from mirjax.frontend.registry import make_frontend
-from mirjax.data import pipeline
-from mirjax.features.data import to_float, fit_length
-from mirjax.data import default_data_dir
 
 log = logging.getLogger("mirjax")
 
@@ -159,9 +159,9 @@ def mfcc_bow(
     n_mels: int = 40,
     n_mfcc: int = 13,
     fmin: float = 0.0,
-    fmax: Optional[float] = None,
+    fmax: float | None = None,
     htk: bool = False,
-    top_db: Optional[float] = 80.0,
+    top_db: float | None = 80.0,
     lifter: float = 0.0,
     deltas: bool = True,
     delta_width: int = 9,

@@ -18,15 +18,17 @@ users_per_chunk × num_items whatever the number of users; only the chunk's scor
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from mirjax.errors import UserError
 
 __all__ = ["RankingMetrics", "ranking_metrics", "random_baseline", "metrics_from_scores"]
 

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +23,7 @@ from mirjax.errors import UserError
 from mirjax.evaluation import metrics as eval_metrics
 from mirjax.recommendation import bow  # noqa: F401  (registers the mfcc_bow front-end)
 from mirjax.recommendation.metrics import ranking_metrics
-from mirjax.recommendation.targets import Targets
-from mirjax.recommendation.targets import load_targets as _load_targets_file
+from mirjax.recommendation.targets import Targets, load_targets as _load_targets_file
 
 
 def wpe_loss(pred: jax.Array, labels: dict[str, jax.Array]) -> jax.Array:

@@ -10,8 +10,8 @@ with their own WMF factors. The CNN and the baselines are trained on the train s
 
 The factors are balanced after ALS (`wmf.balance_factors`: the same scores x_uᵀy_i, the smallest λ term, factor j
 carrying the j-th singular value), so the item factors, the regression targets, are not left ~500× smaller than
-the user factors by the tiny λ. The file holds, besides the user factors, for every split s of the audio dataset (rows in the pipeline's read
-order, checked by count when training starts):
+the user factors by the tiny λ. The file holds, besides the user factors, for every split s of the audio dataset
+(rows in the pipeline's read order, checked by count when training starts):
 
 * `s/factors` (n, F): the MSE target y_i (Eq. 4.4);
 * `s/wpe_gram`, `s/wpe_b`, `s/wpe_const`: the WPE objective (Eq. 4.5) of each item with the user factors fixed,
@@ -26,20 +26,19 @@ order, checked by count when training starts):
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
 import os
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
-from mirjax.recommendation.wmf import surplus_confidence
+
 from mirjax.data import default_data_dir, listening as listening_lib
-from mirjax.recommendation.wmf import balance_factors, fit_wmf
+from mirjax.errors import UserError
 from mirjax.recommendation.metrics import random_baseline, ranking_metrics
-from mirjax.data import default_data_dir
+from mirjax.recommendation.wmf import balance_factors, fit_wmf, surplus_confidence
 
 log = logging.getLogger("mirjax")
 

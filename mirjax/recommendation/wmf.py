@@ -35,16 +35,18 @@ defaults to 50, the thesis's subset setting (400 on the full set, §4.6.2). The 
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from mirjax.errors import UserError
 
 __all__ = ["Interactions", "WMFResult", "as_interactions", "surplus_confidence", "factorize", "fit_wmf",
            "wmf_objective", "solve_rows"]
@@ -64,7 +66,7 @@ class Interactions(NamedTuple):
     def nnz(self) -> int:
         return int(self.rows.shape[0])
 
-    def transpose(self) -> "Interactions":
+    def transpose(self) -> Interactions:
         order = np.lexsort((self.rows, self.cols))
         return Interactions(self.cols[order], self.rows[order], self.values[order], (self.shape[1], self.shape[0]))
 

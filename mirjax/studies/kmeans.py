@@ -18,26 +18,26 @@ Parts (each architecture is `configs/dieleman_kmeans.py:REPR,WINDOW,MEANS,TASK`)
 The level spectrograms of a representation are computed once and shared by every architecture that uses them.
 Every architecture's row is saved in `OUT/runs/NAME/row.json`; rerunning the command skips finished ones (and
 refuses an OUT whose rows were made with another config). `--quick` shortens the learners (10–60 epochs,
-patience 5, GTZAN-style fixed 30 epochs) and sweeps invariance 1, 4, 12, 32 only, instead of Table 3.1's 100–500 epochs; `--runs N` averages N learner
-restarts (the thesis: 10).
+patience 5, GTZAN-style fixed 30 epochs) and sweeps invariance 1, 4, 12, 32 only, instead of Table 3.1's
+100–500 epochs; `--runs N` averages N learner restarts (the thesis: 10).
 """
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import json
 import logging
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ml_collections
 import numpy as np
 
 from mirjax.config import load_config
+from mirjax.errors import UserError
 from mirjax.evaluation import report as report_lib
-from mirjax.features import config as fconfig
-from mirjax.features import run as frun
+from mirjax.features import config as fconfig, run as frun
 from mirjax.features.extraction import compute_levels
 from mirjax.studies import runner
 
@@ -93,7 +93,8 @@ class Study:
                      sum(s.audio.shape[0] for s in splits.values()), time.perf_counter() - t0)
         return self._levels[1]
 
-    def arch(self, name: str, config: ml_collections.ConfigDict, columns: dict, subsets: dict | None = None) -> list[dict]:
+    def arch(self, name: str, config: ml_collections.ConfigDict, columns: dict,
+             subsets: dict | None = None) -> list[dict]:
         """Learn the features of `config`, train its learner (on every column subset in `subsets`: {label:
         (levels, layers)}; default all features) and return one row per subset; resumable by `name`."""
         workdir = os.path.join(self.out, "runs", name)
@@ -171,7 +172,8 @@ def _fmt(row: dict) -> str:
 def grid_table(rows: Sequence[dict], metric: str, thesis_note: str) -> str:
     by = {(r["representation"], r["window"], r["learner"]): r for r in rows}
     variants = list(dict.fromkeys((r["representation"], r["window"]) for r in rows))
-    learners = sorted(dict.fromkeys(r["learner"] for r in rows), key=lambda k: (k != "pca", int(k) if k.isdigit() else 0))
+    learners = sorted(dict.fromkeys(r["learner"] for r in rows),
+                      key=lambda k: (k != "pca", int(k) if k.isdigit() else 0))
     head = "| representation | window | " + " | ".join("PCA" if k == "pca" else f"K = {k}" for k in learners) + " |"
     lines = [f"Test {metric} (clip-level){thesis_note}", "", head, "|" + "---|" * (len(learners) + 2)]
     for r, w in variants:

@@ -18,16 +18,17 @@ Settings start from `configs/choi_preprocessing.py` (or `--config`); `--steps` o
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from mirjax.config import load_config
+from mirjax.errors import UserError
 from mirjax.studies import runner
 
 log = logging.getLogger("mirjax")

@@ -1,12 +1,10 @@
 """Dieleman's raw-audio vs spectrogram study (thesis Ch. 5, Tables 5.1–5.3), on scorebank by default.
 
-    mirjax study raw_audio --out workdirs/raw_audio                       # 16 runs × 2,500 steps:
-                                                                                      # 41 min on 2 shared CPU cores
-    mirjax study raw_audio --quick --out workdirs/raw_audio_quick         # 500 steps: 2-core sanity
-    mirjax study raw_audio --parts table52 --out workdirs/raw_audio       # one table
-    mirjax study raw_audio --dataset magnatagatune/clean --out workdirs/raw_audio_mtat
-                                                                                      # the thesis's data, once
-                                                                                      # built (mirjax/data/magnatagatune.py)
+    mirjax study raw_audio --out workdirs/raw_audio                  # 16 runs × 2,500 steps: 41 min on 2 cores
+    mirjax study raw_audio --quick --out workdirs/raw_audio_quick    # 500 steps: 2-core sanity
+    mirjax study raw_audio --parts table52 --out workdirs/raw_audio  # one table
+    mirjax study raw_audio --dataset magnatagatune/clean --out workdirs/raw_audio_mtat  # the thesis's data, once
+                                                                     # built (mirjax/data/magnatagatune.py)
 
 Parts (each writes OUT/<part>.md, OUT/<part>.json and OUT/<part>.png, our test ROC-AUC beside the thesis's):
 
@@ -27,16 +25,17 @@ times per run either way. The first-layer filters of any raw run can then be dra
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ml_collections
 
 from mirjax.config import load_config, validate
+from mirjax.errors import UserError
 from mirjax.models.dieleman import NONLINEARITIES  # Table 5.2's, in the thesis's order
 from mirjax.studies import runner
 
@@ -152,7 +151,8 @@ def tabulate(part: str, rows: Sequence[dict[str, Any]]) -> tuple[str, list[dict[
         lines = ["| length | stride | thesis AUC (spectrograms) | our AUC (spectrograms) | thesis AUC (raw audio) "
                  "| our AUC (raw audio) |", "|---|---|---|---|---|---|"]
         for length, stride in LENGTHS_STRIDES:
-            spec, raw = by.get(Setting("spectrogram", length, stride).name()), by.get(Setting("raw", length, stride).name())
+            spec = by.get(Setting("spectrogram", length, stride).name())
+            raw = by.get(Setting("raw", length, stride).name())
             t_spec, t_raw = THESIS_TABLE51[(length, stride)]
             lines.append(f"| {length} | {stride} | {t_spec:.4f} | {_cell(spec)} | {t_raw:.4f} | {_cell(raw)} |")
             table_rows.append({"length": length, "stride": stride, "thesis_spectrogram": t_spec, "thesis_raw": t_raw,

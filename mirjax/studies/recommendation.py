@@ -22,30 +22,27 @@ Steps (each resumable: a finished step is reused, a different setting refused):
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ml_collections
 import numpy as np
 
-from mirjax.config import load_config, validate
-from mirjax.studies import runner
-from mirjax.recommendation import bow
-from mirjax.recommendation.targets import WMFParams, build_targets
-from mirjax.training import setup
+from mirjax.config import load_config, section_kwargs, validate
 from mirjax.data import pipeline
-from mirjax.frontend import make_frontend
-from mirjax.config import section_kwargs
-from mirjax.recommendation.analysis import cosine_neighbours
 from mirjax.data.listening import read_split_clips
-from mirjax.recommendation.targets import SPLITS
-from mirjax.recommendation import analysis
-from mirjax.recommendation.targets import load_targets, ranking_rows
+from mirjax.errors import UserError
 from mirjax.evaluation.metrics import regression_metrics
+from mirjax.frontend import make_frontend
+from mirjax.recommendation import analysis, bow
+from mirjax.recommendation.analysis import cosine_neighbours
+from mirjax.recommendation.targets import SPLITS, WMFParams, build_targets, load_targets, ranking_rows
+from mirjax.studies import runner
+from mirjax.training import setup
 
 log = logging.getLogger("mirjax")
 
@@ -79,7 +76,7 @@ class Setting:
     data_dir: str = ""
 
     @classmethod
-    def quick(cls, **kw) -> "Setting":
+    def quick(cls, **kw) -> Setting:
         return cls(**{"num_words": 500, "max_frames": 50_000, "cnn_steps": 600, "bow_steps": 600, **kw})
 
 

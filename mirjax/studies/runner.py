@@ -9,7 +9,6 @@ is reported on one line and recorded with its error; the others go on.
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
@@ -18,11 +17,13 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import ml_collections
 
 from mirjax import tasks
+from mirjax.errors import UserError
 from mirjax.evaluation import report as report_lib
 from mirjax.training.evaluate import evaluate
 from mirjax.training.trainer import train_and_evaluate

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from mirjax.analysis import tags as tag_analysis
 from mirjax.config import load_config
 from mirjax.models.choi_structures import SIZES, STRUCTURES
 from mirjax.studies import runner
-from mirjax.analysis import tags as tag_analysis
 
 log = logging.getLogger("mirjax")
 

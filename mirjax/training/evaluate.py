@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import ml_collections
@@ -39,7 +40,7 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
         all_views.append(views)
         used.append({"workdir": os.path.abspath(workdir), "checkpoint": which, "step": int(step)})
 
-    scores, result = exp.score(all_views[0], labels, split)  # (clips, models × views, …)
+    scores, result = exp.score(np.concatenate(all_views, axis=1), labels, split)  # (clips, models × views, …)
     out = {"dataset": config.dataset.name, "task": exp.task.name, "split": split, "num_clips": int(len(scores)),
            "num_crops": config.eval.num_crops, "averaging": config.eval.averaging, "models": used,
            "summary_keys": [k for k in exp.task.summary_keys if k in result], **result}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import ml_collections
 import optax
+
+from mirjax.errors import UserError
 
 
 def parse_piecewise(spec: Mapping[Any, float] | str) -> dict[int, float]:

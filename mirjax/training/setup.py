@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -13,8 +14,7 @@ import ml_collections
 import optax
 import tensorflow_datasets as tfds
 
-from mirjax import config as config_lib
-from mirjax import tasks
+from mirjax import config as config_lib, tasks
 from mirjax.data import pipeline
 from mirjax.errors import UserError
 from mirjax.frontend import make_frontend

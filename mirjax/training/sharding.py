@@ -4,13 +4,14 @@ collectives): the batch is sharded along 'data', the state is replicated, XLA in
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import os
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from mirjax.errors import UserError
 
 
 def maybe_initialize_distributed() -> None:
