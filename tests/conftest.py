@@ -29,6 +29,7 @@ def tiny_data_dir(tmp_path_factory) -> str:
     """A data dir holding a freshly built scorebank/tiny (≤ 60 s)."""
     _hide_gpus_from_tf()
     import tensorflow_datasets as tfds
+
     import mirjax.data  # noqa: F401  (registers the builders)
     data_dir = str(tmp_path_factory.mktemp("tfds"))
     tfds.builder("scorebank/tiny", data_dir=data_dir).download_and_prepare()

@@ -73,15 +73,9 @@ WORDS, FRAMES = 16, 5000
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(request) -> str:
-    """scorebank/tiny from mirjax's cache if it is built there, else the session's fresh build."""
-    import tensorflow_datasets as tfds
-
-    import mirjax.data
-    path = mirjax.data.default_data_dir()
-    if tfds.builder("scorebank/tiny", data_dir=path).is_prepared():
-        return path
-    return request.getfixturevalue("tiny_data_dir")
+def tiny_dir(tiny_data_dir) -> str:
+    """The session's fresh scorebank/tiny (never the user's cache)."""
+    return tiny_data_dir
 
 
 @pytest.fixture(scope="module")

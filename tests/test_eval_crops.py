@@ -11,6 +11,7 @@ import pytest
 @pytest.mark.parametrize("clip, crop, k", [(12, 2, 4), (12, 2, 7), (1000, 3, 6), (101, 1, 8)])
 def test_audio_eval_crops_start_at_rounded_evenly_spaced_offsets(clip, crop, k):
     import tensorflow as tf
+
     from mirjax.data import inputs
     cfg = ml_collections.ConfigDict({"sample_rate": 1, "crop_seconds": float(crop), "pad_mode": "zero"})
     ramp = tf.range(clip, dtype=tf.float32)  # sample i holds i (exact in float32 at these lengths)

@@ -26,3 +26,11 @@ def test_the_core_does_not_import_the_packages_above_it():
     offenders = [f"{path.relative_to(REPO)}:{i}" for pkg in core for path in (REPO / "mirjax" / pkg).rglob("*.py")
                  for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.match(line)]
     assert not offenders, offenders
+
+
+def test_ruff_is_clean():
+    """The style rules of pyproject.toml ([tool.ruff]: line length 120, pyflakes, isort, pyupgrade, bugbear)."""
+    ruff = pathlib.Path(sys.executable).parent / "ruff"
+    r = subprocess.run([str(ruff), "check", "--no-cache", "mirjax", "tests", "configs", "bench", "train.py", "eval.py"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-4000:]

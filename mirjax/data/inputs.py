@@ -16,7 +16,7 @@ input kind `config.dataset.input_kind` ("" = inferred from the TFDS feature: `Im
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import ml_collections
 import tensorflow as tf

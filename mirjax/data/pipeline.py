@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import jax
 import ml_collections
@@ -159,7 +159,7 @@ def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuil
         ds = ds.take(spe * global_batch).skip(skip * global_batch)
         ds = ds.shard(n_proc, proc)  # process p gets elements p, p+n, …: its part of every global batch
         e = tf.constant(epoch, tf.int64)
-        ds = ds.map(lambda i, ex: view(i, ex, e), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(lambda i, ex, e=e: view(i, ex, e), num_parallel_calls=AUTOTUNE)
         ds = ds.batch(local_batch, drop_remainder=True).prefetch(AUTOTUNE)
         yield from ds.as_numpy_iterator()
         epoch, skip = epoch + 1, 0

@@ -17,10 +17,11 @@ All functions work on numpy arrays (returning numpy) and on JAX arrays (returnin
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+
+from mirjax.errors import UserError
 
 __all__ = ["AVERAGING_MODES", "ACTIVATIONS", "average_predictions", "evenly_spaced_offsets"]
 

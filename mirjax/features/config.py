@@ -4,11 +4,11 @@ set, with its default. Like `mirjax.config.base_config` for train.py, an unknown
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 
 import ml_collections
 
+from mirjax.errors import UserError
 from mirjax.features.downstream import Hparams
 from mirjax.features.extraction import Spec
 

@@ -9,7 +9,6 @@ scorebank's `work_id`, for NCA) are mapped to integer ids within the split.
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
 
@@ -18,6 +17,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data import pipeline
+from mirjax.errors import UserError
 
 log = logging.getLogger("mirjax")
 

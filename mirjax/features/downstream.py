@@ -16,10 +16,9 @@ thesis does not say; plain SGD at learning rate 0.1 needs inputs of unit scale).
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from mirjax.errors import UserError
 from mirjax.evaluation import metrics
 
 log = logging.getLogger("mirjax")

@@ -18,16 +18,16 @@ sampled windows of the training clips (all of them when there are fewer).
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import functools
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mirjax.errors import UserError
 from mirjax.features.kmeans import spherical_kmeans
 from mirjax.features.multiscale import gaussian_pyramid, laplacian_pyramid, multiresolution_melspectrogram
 from mirjax.features.whitening import apply_whitening, fit_pca_whitening
@@ -214,7 +214,7 @@ class Extractor:
 
     @classmethod
     def fit(cls, levels: Sequence[np.ndarray], spec: Spec, seed: int = 0, batch: int = 32,
-            progress: Callable | None = None) -> "Extractor":
+            progress: Callable | None = None) -> Extractor:
         rng = np.random.default_rng(seed)
         key = jax.random.PRNGKey(seed)
         dictionaries: list[list[Dictionary]] = [[] for _ in range(spec.layers)]

@@ -38,12 +38,13 @@ it to a far sample; with a k-means++ start this is rare).
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from mirjax.errors import UserError
 
 _MARGIN = 1e-5  # relative slack on the bound test, for float rounding in the dot products and drifts
 _TARGET_GROUPS = 20

@@ -13,9 +13,9 @@ All take and return `(…, frames, bins)` arrays and are pure, jittable JAX.
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import jax.numpy as jnp
 
+from mirjax.errors import UserError
 from mirjax.frontend import log1p_compress, melspectrogram
 
 BINOMIAL = jnp.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0

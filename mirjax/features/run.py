@@ -10,25 +10,23 @@ every split, reused when only `downstream.*` changes) and `report.json`.
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 import json
 import logging
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import ml_collections
 import numpy as np
 
 from mirjax.config import validate
 from mirjax.data import pipeline
-from mirjax.evaluation import report as report_lib
-from mirjax.features import config as fconfig
-from mirjax.features import downstream
+from mirjax.errors import UserError
+from mirjax.evaluation import metrics, report as report_lib
+from mirjax.features import config as fconfig, downstream
 from mirjax.features.data import Split, load_split
 from mirjax.features.extraction import Block, Extractor, compute_levels, select_columns
-from mirjax.evaluation import metrics
 
 log = logging.getLogger("mirjax")
 SPLITS = ("train", "validation", "test")

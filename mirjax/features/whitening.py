@@ -4,12 +4,13 @@ variance, whiten=True)` up to the sign of each component (tests/test_features.py
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from mirjax.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,11 +6,13 @@ logits `(batch, num_outputs)` and takes `train: bool` for batch norm and dropout
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
+
+from mirjax.errors import UserError
 
 MODELS: dict[str, type[nn.Module]] = {}
 

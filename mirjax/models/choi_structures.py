@@ -32,13 +32,13 @@ tolerance" refers to, all 20 are within 2.7 % of 0.1M … 3M (tests/test_structu
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from mirjax.errors import UserError
 from mirjax.models import layers, register
 from mirjax.models.compact_convnet import CompactConvnet
 

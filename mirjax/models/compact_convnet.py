@@ -21,12 +21,12 @@ Batch norm: Keras-1 `mode=2` used batch statistics at test time too; we use the 
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from mirjax.errors import UserError
 from mirjax.models import layers, register
 
 FREQ_POOLS_BY_HEIGHT = {

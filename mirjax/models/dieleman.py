@@ -17,11 +17,11 @@ conv 128×6 → max-pool 4 → conv 128×6 → max-pool 5 → dense 400 → dens
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mirjax.errors import UserError
 from mirjax.models import layers, register
 
 
@@ -86,9 +86,11 @@ class DielemanRawCNN(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         if self.nonlinearity not in NONLINEARITIES:
-            raise UserError(f"dieleman_raw: unknown nonlinearity '{self.nonlinearity}'; valid: {', '.join(NONLINEARITIES)}")
+            raise UserError(f"dieleman_raw: unknown nonlinearity '{self.nonlinearity}'; "
+                            f"valid: {', '.join(NONLINEARITIES)}")
         if self.feature_pool not in FEATURE_POOLS:
-            raise UserError(f"dieleman_raw: unknown feature_pool '{self.feature_pool}'; valid: {', '.join(FEATURE_POOLS)}")
+            raise UserError(f"dieleman_raw: unknown feature_pool '{self.feature_pool}'; "
+                            f"valid: {', '.join(FEATURE_POOLS)}")
         if self.strided_filters % max(self.feature_pool_size, 1):
             raise UserError(f"dieleman_raw: strided_filters={self.strided_filters} is not a multiple of "
                              f"feature_pool_size={self.feature_pool_size}")

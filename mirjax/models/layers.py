@@ -3,11 +3,12 @@ pool-size fitting for inputs shorter than a paper's, and global pooling of what 
 
 from __future__ import annotations
 
-from mirjax.errors import UserError
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from mirjax.errors import UserError
 
 INPUT_NORMS = ("none", "frequency")
 GLOBAL_POOLS = ("max", "mean_max")
