@@ -1,6 +1,6 @@
 """PCA whitening (Dieleman thesis §3.5.2): fit on a sample of windows, keep the leading components that explain a
 given fraction of the variance, scale each to unit variance. Matches `sklearn.decomposition.PCA(n_components=
-variance, whiten=True)` up to the sign of each component (tests/test_features.py)."""
+variance, whiten=True)` up to the sign of each component (tests/test_features_learners.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Parity with librosa (transposed) is tested in ``tests/test_frontend.py``; speed in ``bench/bench_frontend.py``.
 Post-compression preprocessing (frequency weighting, standardisation; Choi's thesis Ch. 5) is in
-``preprocess.py``, tested in ``tests/test_preprocess.py``.
+``preprocess.py``, tested in ``tests/test_frontend_preprocess.py``.
 """
 
 from mirjax.frontend.compression import (

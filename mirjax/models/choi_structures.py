@@ -27,7 +27,7 @@ Readings chosen where the thesis is ambiguous (Choi thesis §4.2.1–4.2.5):
 
 Parameter counts: trainable ones (kernels, biases, BN γ/β) equal the closed forms of Choi thesis §4.2.5 (Table 4-A);
 counted as Keras's `count_params` does (BN moving statistics included), which is what the thesis's "2 %
-tolerance" refers to, all 20 are within 2.7 % of 0.1M … 3M (tests/test_structures.py).
+tolerance" refers to, all 20 are within 2.7 % of 0.1M … 3M (tests/test_models_choi_structures.py).
 """
 
 from __future__ import annotations
