@@ -9,7 +9,8 @@ Both libraries get the same surplus confidence S = α log(1 + r/ε) (α = 2, ε 
 the same λ, factors and iterations, and the same start (item factors ~ N(0, 0.01²), user factors 0; users are
 solved first in both). `implicit` stores the *whole* confidence on the nonzeros (its solver adds (c − 1) y yᵀ to
 YᵀY and c·y to the right-hand side, see implicit/cpu/_als.pyx), so it is fed C = 1 + S with alpha=1.0;
-tests/test_recommendation_wmf.py checks that one of its half-steps then equals ours. Its CG uses its default 3 steps, as ours.
+tests/test_recommendation_wmf.py checks that one of its half-steps then equals ours. Its CG uses its default 3
+steps, as ours.
 Both final factor sets are scored by one objective function, mirjax.recommendation.wmf_objective (checked against
 the dense Eq. 4.3 in the tests). Seconds per iteration exclude set-up and compilation (reported separately);
 implicit runs with its BLAS pool at 1 thread, as it asks. One run on a shared machine: compare the ratios.
