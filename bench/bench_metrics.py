@@ -2,11 +2,11 @@
 
     python bench/bench_metrics.py [--samples 30000] [--tags 50] [--rounds 3]
 
-Data: `samples` × `tags` float32 scores (uniform + 0.1 · label) and labels with prevalences drawn in
-[0.02, 0.5], as in tests/test_evaluation_metrics.py::test_large_matches_sklearn. Each round times mirjax
-(`roc_auc_per_tag` then `pr_auc_per_tag` over all tags) and sklearn (`roc_auc_score` and `average_precision_score` column by
-column), in alternating order so both see the same load; reported are the median seconds and the median over
-rounds of sklearn's time / mirjax's (> 1: mirjax faster). A last line gives the largest |difference| of the two.
+Data: `samples` × `tags` float32 scores (uniform + 0.1 · label) and labels with prevalences drawn in [0.02, 0.5], as
+in tests/test_evaluation_metrics.py::test_large_matches_sklearn. Each round times mirjax (`roc_auc_per_tag` then
+`pr_auc_per_tag` over all tags) and sklearn (`roc_auc_score` and `average_precision_score` column by column), in
+alternating order so both see the same load; reported are the median seconds and the median over rounds of sklearn's
+time / mirjax's (> 1: mirjax faster). A last line gives the largest |difference| of the two.
 """
 
 from __future__ import annotations
