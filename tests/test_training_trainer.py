@@ -59,6 +59,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data_dir, tmp_path,
         rows = [json.loads(line) for line in open(tmp_path / run / "metrics.jsonl")]
         assert [row["step"] for row in rows if "train/loss" in row] == list(range(1, 7))
         assert any("val/roc_auc_macro" in row for row in rows)
+        rates = [row["train/steps_per_sec"] for row in rows if "train/steps_per_sec" in row]
+        assert len(rates) == 6 and min(rates) > 0  # every logged rate is real, the last one too
 
 
 def test_eval_writes_report_and_plots_for_a_model_and_an_ensemble(tiny_data_dir, tmp_path):

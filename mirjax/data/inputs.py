@@ -41,6 +41,8 @@ class InputKind:
     view_shape: Callable[[ml_collections.ConfigDict, tfds.features.FeatureConnector], tuple[int, ...]]
     # num_crops (config) -> views per example in evaluation
     num_views: Callable[[int], int] = lambda num_crops: num_crops
+    # data config -> the input's sample rate (0: not a signal in time); front-ends that take one get it
+    sample_rate: Callable[[ml_collections.ConfigDict], int] = lambda cfg: 0
     # (data config, builder) -> raise UserError when the dataset does not fit the config
     check: Callable[[ml_collections.ConfigDict, tfds.core.DatasetBuilder], None] = lambda cfg, builder: None
 
@@ -126,7 +128,7 @@ def _check_audio(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
 
 register(InputKind(
     name="audio", decode=_decode_audio, train_view=_audio_train_view, eval_views=_audio_eval_views,
-    view_shape=lambda cfg, feature: (crop_samples(cfg),), check=_check_audio))
+    view_shape=lambda cfg, feature: (crop_samples(cfg),), check=_check_audio, sample_rate=lambda cfg: cfg.sample_rate))
 
 
 # --- images ---

@@ -40,7 +40,7 @@ class DatasetInfo:
     split_sizes: dict[str, int]
     input_kind: str
     input_shape: tuple[int, ...]  # one view, without the batch axis (audio: the crop's samples)
-    sample_rate: int = 0  # audio only
+    sample_rate: int = 0  # of a signal in time (audio); 0 for other inputs
     tag_categories: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
@@ -103,7 +103,7 @@ def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
     return DatasetInfo(name=cfg.name, label_key=cfg.label_key, label_names=names,
                        split_sizes={k: v.num_examples for k, v in info.splits.items()}, input_kind=kind.name,
                        input_shape=kind.view_shape(cfg, info.features[cfg.input_key]),
-                       sample_rate=cfg.sample_rate if kind.name == "audio" else 0,
+                       sample_rate=kind.sample_rate(cfg),
                        tag_categories=dict(meta.get("tag_categories") or {}))
 
 
