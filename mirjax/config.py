@@ -16,7 +16,7 @@ from mirjax.errors import UserError
 
 # Sub-dicts whose keys are free-form (checked elsewhere): model/frontend kwargs are checked against the
 # registered function's signature; `lr_schedule` is a {step: lr} dict.
-_FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
+FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
 
 
 class ConfigError(UserError):
@@ -95,7 +95,7 @@ def validate(config: ml_collections.ConfigDict, reference: ml_collections.Config
 def _check(cfg: Any, ref: Any, prefix: str) -> None:
     for key in cfg.keys():
         path = f"{prefix}{key}"
-        if path in _FREE_FORM:
+        if path in FREE_FORM:
             continue
         if key not in ref:
             close = difflib.get_close_matches(str(key), [str(k) for k in ref.keys()], n=1)

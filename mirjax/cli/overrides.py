@@ -10,10 +10,7 @@ from typing import Any
 
 import ml_collections
 
-from mirjax.config import (
-    _FREE_FORM as FREE_FORM,  # model, frontend, optim.lr_schedule
-    ConfigError,
-)
+from mirjax.config import FREE_FORM, ConfigError  # FREE_FORM: model, frontend, optim.lr_schedule
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
