@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_WORKDIR ?= workdirs/default
 PYTEST_ARGS ?=
+# Test files are spread over this many processes (pytest-xdist; each file stays in one): 9 min instead of 13 on 2 cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv test demo bench clean-demo
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m mirjax data build scorebank/default
