@@ -213,6 +213,7 @@ def _tiny(arg, data_dir, **overrides):
     return c
 
 
+@pytest.mark.slow
 def test_run_tags_style_and_nca_on_tiny(tiny_data_dir, tmp_path):
     from mirjax.features import run
     work = str(tmp_path / "tags")
@@ -242,6 +243,7 @@ def test_run_tags_style_and_nca_on_tiny(tiny_data_dir, tmp_path):
     assert report["metric"] == "nca_probability" and 0.0 < report["test"] <= 1.0
 
 
+@pytest.mark.slow
 def test_cli_prints_the_result_and_rejects_unknown_keys_in_one_line(tiny_data_dir, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     base = [sys.executable, "-m", "mirjax", "features",

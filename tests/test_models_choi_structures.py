@@ -129,6 +129,7 @@ def test_unknown_size_and_bad_widths():
         model.init(jax.random.key(0), jnp.zeros((1, 200, 96)), train=False)
 
 
+@pytest.mark.slow
 def test_each_structure_trains_and_evaluates_through_the_cli(tiny_data_dir, tmp_path):
     """train.py, then eval.py, for every structure on scorebank/tiny (the four processes of a stage run at once)."""
     overrides = ["--config.dataset.name=scorebank/tiny", f"--config.dataset.data_dir={tiny_data_dir}",

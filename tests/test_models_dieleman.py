@@ -71,6 +71,7 @@ def test_waveform_frontend():
     assert output_bins("waveform") == 1
 
 
+@pytest.mark.slow
 def test_raw_tagger_trains_and_evaluates_on_tiny(tiny_data_dir, tmp_path):
     from mirjax.config import load_config
     from mirjax.training.evaluate import evaluate

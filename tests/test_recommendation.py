@@ -149,6 +149,7 @@ def _overrides(targets, data_dir, steps=6):
             "--config.eval.batch_size=4", "--config.optim.warmup_steps=1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["cnn_mse", "cnn_wpe"])
 def test_cnn_trains_and_evaluates_through_train_py(model, tiny_targets, tiny_data_dir, tmp_path):
     targets, _ = tiny_targets
@@ -172,6 +173,7 @@ def test_cnn_trains_and_evaluates_through_train_py(model, tiny_targets, tiny_dat
                                                                 f["logits"].mean(1))["r2"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_regression_errors_are_one_line(tiny_targets, tiny_data_dir, tmp_path):
     targets, _ = tiny_targets
     cases = [([f"--config.dataset.targets={tmp_path / 'none.npz'}"], "not found"),
@@ -190,6 +192,7 @@ def test_regression_errors_are_one_line(tiny_targets, tiny_data_dir, tmp_path):
     assert r.returncode == 2 and "WPE quadratics" in r.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_study_on_the_tiny_simulation(tiny_data_dir, tmp_path):
     from mirjax.studies import recommendation as study
 

@@ -161,6 +161,7 @@ def study_dir(tiny_data_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_one_study_run_end_to_end(study_dir):
     row = json.load(open(study_dir / "runs" / "raw_1024_1024_l2pool4" / "study_row.json"))
     assert row["steps"] == 2 and 0 <= row["test_roc_auc"] <= 1 and row["pool"] == "l2" and row["pool_size"] == 4

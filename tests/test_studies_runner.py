@@ -23,6 +23,7 @@ def _shrink(c, data_dir):
     return c
 
 
+@pytest.mark.slow
 def test_structure_study_end_to_end_and_resume(tiny_data_dir, tmp_path):
     runs = [runner.Run(f"{s}_0.1M", _shrink(load_config(f"configs/choi_structures.py:{s},0.1M,quick"), tiny_data_dir),
                        {"structure": s, "size": "0.1M"}) for s in structures.STRUCTURES]

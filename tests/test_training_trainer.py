@@ -28,6 +28,7 @@ def _params(config, workdir):
     return step, jax.device_get(state.params), jax.device_get(state.batch_stats)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data_dir, tmp_path, monkeypatch):
     config = tiny_config(tiny_data_dir, **{"model.dropout": 0.1})  # dropout: the per-step keys must resume too
     trainer.train_and_evaluate(config, str(tmp_path / "a"))
@@ -63,6 +64,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny_data_dir, tmp_path,
         assert len(rates) == 6 and min(rates) > 0  # every logged rate is real, the last one too
 
 
+@pytest.mark.slow
 def test_eval_writes_report_and_plots_for_a_model_and_an_ensemble(tiny_data_dir, tmp_path):
     from mirjax.training.evaluate import evaluate
     config = tiny_config(tiny_data_dir)
@@ -123,6 +125,7 @@ print(jax.device_count(), json.dumps([l["train/loss"] for l in lines if "train/l
 """
 
 
+@pytest.mark.slow
 def test_four_devices_give_the_one_device_loss(tiny_data_dir, tmp_path):
     outs = {}
     for n in (1, 4):
@@ -158,6 +161,7 @@ def test_cli_unknown_key_in_a_config_file_is_one_line(tiny_data_dir, tmp_path):
     assert r.stderr.strip().splitlines()[-1].startswith("error: unknown config key 'model.chanels'")
 
 
+@pytest.mark.slow
 def test_an_early_stopped_run_stays_stopped_when_rerun(tiny_data_dir, tmp_path):
     # lr 0 and frozen BN statistics: validation never improves, so patience 1 stops at the 2nd evaluation (step 2).
     config = tiny_config(tiny_data_dir, **{"optim.learning_rate": 0.0, "optim.schedule": "constant",
