@@ -11,7 +11,8 @@ Input as in the Choi thesis (log-mel, 96 bins, dB, per-frequency standardisation
 8 min 42 s (docs/results.md); time pools shrink accordingly (94 frames → 47 → 23 → 11 → 5 → 2, then a global max).
 The thesis's 29-s, hop-256 setting is `--config.frontend.n_fft=512 --config.frontend.hop_length=256`
 with `model.time_pools=(4,4,5,4,4)` and `dataset.crop_seconds=29.1`.
-Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/default.py:tiny` or
+Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/default.py:tiny` (a 60-step smoke test
+with batch 8 for its 27 training clips) or
 `configs/default.py:scorebank=tiny`.
 """
 
@@ -38,4 +39,7 @@ def get_config(arg: str | None = None):
     c.train.eval_every = 500
     c.train.checkpoint_every = 500
     c.eval.num_crops = 8
+    if arg.scorebank == "tiny":  # a smoke test that runs as it is: 27 training clips take a smaller batch
+        c.train.update(dict(batch_size=8, num_steps=60, log_every=10, eval_every=30, checkpoint_every=30))
+        c.optim.warmup_steps = 10
     return c

@@ -152,6 +152,9 @@ def configure_runtime() -> None:
     logging.getLogger("mirjax").setLevel(logging.INFO)
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.WARNING)
+    # TFDS's own tensor decoding reads its deprecated `FeatureConnector.dtype` and warns about it on every run;
+    # nothing a user can act on.
+    logging.getLogger("absl").addFilter(lambda record: "FeatureConnector.dtype" not in record.getMessage())
     if _tf_configured:
         return
     import tensorflow as tf

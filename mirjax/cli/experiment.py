@@ -16,8 +16,9 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(args)
     from mirjax.training import sharding, trainer
     sharding.maybe_initialize_distributed()
+    from mirjax import tasks
     result = trainer.train_and_evaluate(config, args.workdir)
-    figs = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "step")
+    figs = ", ".join(f"{k} {result[k]:.4f}" for k in tasks.get(config.dataset.task).summary_keys if k in result)
     print(f"trained to step {result['step']} in {args.workdir}" + (f"; validation {figs}" if figs else ""))
     return 0
 
