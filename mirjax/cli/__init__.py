@@ -2,6 +2,8 @@
 
     mirjax train     --config configs/NAME.py[:ARG] --workdir DIR [--config.KEY=VALUE …]
     mirjax eval      --config … --workdir DIR [--workdir DIR2 …]
+    mirjax tag       PATH… (--workdir DIR | --pretrained NAME) --out DIR [--overlap F] [--taggram_png]
+    mirjax embed     PATH… (--workdir DIR | --pretrained NAME) --layers A,B --out DIR [--pooling mean_std]
     mirjax data      build|info NAME[/CONFIG] [--manual_dir DIR] [--data_dir DIR]
     mirjax features  --config configs/dieleman_kmeans.py:… --workdir DIR [--config.KEY=VALUE …]
     mirjax study     structures|preprocessing|raw_audio|kmeans|recommendation --out DIR […]
@@ -36,10 +38,11 @@ from mirjax.cli.base import (
 )
 from mirjax.cli.data import DATA
 from mirjax.cli.experiment import EVAL, FEATURES, TRAIN
+from mirjax.cli.inference import EMBED, TAG
 from mirjax.cli.recommend import RECOMMEND
 from mirjax.cli.study import STUDY
 
-COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, DATA, FEATURES, STUDY, RECOMMEND, ANALYZE)
+COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, TAG, EMBED, DATA, FEATURES, STUDY, RECOMMEND, ANALYZE)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 

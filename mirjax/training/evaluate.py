@@ -15,7 +15,7 @@ import numpy as np
 
 from mirjax.errors import UserError
 from mirjax.evaluation import report
-from mirjax.training import setup
+from mirjax.training import model_card, setup
 
 log = logging.getLogger("mirjax")
 
@@ -49,6 +49,9 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
                              if not isinstance(v, (dict, list, np.ndarray))} for v in all_views]
     if jax.process_index() == 0:
         out["report_path"] = report.write_report(workdirs[0], out)
+        if len(workdirs) == 1:
+            model_card.update_card(workdirs[0], test={"split": split, "checkpoint": used[0]["checkpoint"],
+                                                      **{k: result[k] for k in out["summary_keys"]}})
         if config.eval.plots:
             out["plots"] = _plots(exp, labels, scores, result, workdirs[0])
             report.write_report(workdirs[0], out)

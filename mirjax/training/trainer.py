@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mirjax.errors import UserError
-from mirjax.training import setup, sharding
+from mirjax.training import model_card, setup, sharding
 from mirjax.training.checkpoint import Checkpoints
 from mirjax.training.optim import make_optimizer
 from mirjax.training.state import count_params
@@ -41,6 +41,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     if jax.process_index() == 0:
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
+    model_card.write_card(workdir, model_card.card_from_experiment(exp))
 
     best_metric = exp.best_metric
     tx, schedule = make_optimizer(config.optim, tc.num_steps)
@@ -140,7 +141,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         ckpts.wait()
         ckpts.close()
         writer.close()
-    return {**last_eval, "step": int(jax.device_get(state.step)), "num_params": count_params(state.params)}
+    result = {**last_eval, "step": int(jax.device_get(state.step)), "num_params": count_params(state.params)}
+    model_card.update_card(workdir, num_params=result["num_params"], trained_steps=result["step"],
+                           validation={k: v for k, v in last_eval.items() if k in exp.task.summary_keys})
+    return result
 
 
 def _early_stopping_state(workdir: str, metric: str, upto_step: int) -> tuple[float, int, dict[str, float]]:
