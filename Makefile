@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	# and pyaudio fails to build without portaudio headers, so it goes in without its dependencies. It is not in
 	# pyproject.toml's dependencies for the same reason; building scorebank without it is a one-line error.
 	$(PY) -m pip install -q --no-deps "tinysoundfont>=0.3.7"
+	# musicnn 0.1.0 (ISC) ships the pretrained TF1 checkpoints that mirjax.models.musicnn_weights reads in place;
+	# its pin numpy < 1.17 is stale, so it too goes in without its dependencies.
+	$(PY) -m pip install -q --no-deps "musicnn==0.1.0"
 	touch $(STAMP)
 
 venv: $(STAMP)

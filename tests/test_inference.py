@@ -134,3 +134,25 @@ def test_embed_gives_the_ch6_convnet_feature(run, tmp_path):
     assert cli.main(["embed", str(tmp_path), "--workdir", workdir, "--layers", "NoSuchBlock", "--out",
                      str(out), "--no_progress"]) == 2
     assert jax.device_count() >= 1
+
+
+def test_pretrained_musicnn_tags_and_embeds(tmp_path):
+    """`--pretrained musicnn-mtt`: MagnaTagATune's 50 tags from 3-s windows; the 200-d penultimate features."""
+    sf.write(tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * 7) / 16000)).astype(np.float32),
+             16000)
+    tagger = Tagger.from_pretrained("musicnn-mtt")
+    assert len(tagger.outputs) == 50 and "guitar" in tagger.outputs
+    result = tagger.embed([str(tmp_path)], ["penultimate"], progress=False)
+    f = result.files[0]
+    assert f.taggram.shape == (2, 50) and f.layers["penultimate"].shape == (2, 200)  # 7 s: two whole 3-s windows
+    assert np.all((f.taggram >= 0) & (f.taggram <= 1))
+    # The taggram against the port applied directly to musicnn's patches of each window.
+    loaded = tagger.loaded
+    windows = np.stack(list(audio.windows(str(tmp_path / "tone.wav"), 16000, loaded.window_samples,
+                                          loaded.window_samples)))
+    features = loaded.frontend(windows)
+    assert features.shape == (2, 187, 96)
+    direct = 1 / (1 + np.exp(-np.asarray(loaded.model.apply(loaded.variables, features, train=False))))
+    np.testing.assert_allclose(f.taggram, direct, atol=1e-5)
+    with pytest.raises(Exception, match="unknown pretrained model 'nope'; available: musicnn-msd"):
+        Tagger.from_pretrained("nope")

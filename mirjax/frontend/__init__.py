@@ -5,6 +5,7 @@ Post-compression preprocessing (frequency weighting, standardisation; Choi's the
 ``preprocess.py``, tested in ``tests/test_frontend_preprocess.py``.
 """
 
+from mirjax.frontend import musicnn  # noqa: F401  (registers the "musicnn_logmel" front-end)
 from mirjax.frontend.compression import (
     amplitude_to_db,
     log1p_compress,
