@@ -14,6 +14,10 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SESSION_DATA_DIR = tempfile.mkdtemp(prefix="mirjax-test-data-")
 os.environ["MIRJAX_DATA_DIR"] = SESSION_DATA_DIR
+# librosa's numba functions are cached (cache=True) next to librosa in site-packages; two pytest-xdist workers
+# compiling and writing the same cache files at once can leave one loading a half-written file (a segfault in
+# librosa.onset). Each test process gets a cache of its own.
+os.environ["NUMBA_CACHE_DIR"] = os.path.join(SESSION_DATA_DIR, "numba-cache")
 atexit.register(shutil.rmtree, SESSION_DATA_DIR, ignore_errors=True)
 
 import pytest  # noqa: E402

@@ -4,6 +4,7 @@
     mirjax eval      --config … --workdir DIR [--workdir DIR2 …]
     mirjax tag       PATH… (--workdir DIR | --pretrained NAME) --out DIR [--overlap F] [--taggram_png]
     mirjax embed     PATH… (--workdir DIR | --pretrained NAME) --layers A,B --out DIR [--pooling mean_std]
+    mirjax export    (--workdir DIR | --pretrained NAME) --out DIR [--batch N] [--formats stablehlo,savedmodel]
     mirjax data      build|info NAME[/CONFIG] [--manual_dir DIR] [--data_dir DIR]
     mirjax features  --config configs/dieleman_kmeans.py:… --workdir DIR [--config.KEY=VALUE …]
     mirjax study     structures|preprocessing|raw_audio|kmeans|recommendation --out DIR […]
@@ -38,11 +39,12 @@ from mirjax.cli.base import (
 )
 from mirjax.cli.data import DATA
 from mirjax.cli.experiment import EVAL, FEATURES, TRAIN
+from mirjax.cli.export import EXPORT
 from mirjax.cli.inference import EMBED, TAG
 from mirjax.cli.recommend import RECOMMEND
 from mirjax.cli.study import STUDY
 
-COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, TAG, EMBED, DATA, FEATURES, STUDY, RECOMMEND, ANALYZE)
+COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, TAG, EMBED, EXPORT, DATA, FEATURES, STUDY, RECOMMEND, ANALYZE)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
