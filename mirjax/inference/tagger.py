@@ -55,6 +55,13 @@ class Result:
 class Tagger:
     def __init__(self, loaded: model_lib.LoadedModel, batch_size: int = 32):
         self.loaded, self.batch_size = loaded, batch_size
+        self._runners: dict[tuple[str, ...], model_lib.WindowRunner] = {}  # one compiled step per set of layers
+
+    def _runner(self, layers: Sequence[str]) -> model_lib.WindowRunner:
+        key = tuple(layers)
+        if key not in self._runners:
+            self._runners[key] = model_lib.WindowRunner(self.loaded, self.batch_size, key)
+        return self._runners[key]
 
     @classmethod
     def from_workdir(cls, workdir: str, checkpoint: str = "best", batch_size: int = 32) -> Tagger:
@@ -78,7 +85,7 @@ class Tagger:
             raise UserError(f"no audio files in {', '.join(paths)}")
         window = self.loaded.window_samples
         hop = max(1, int(round(window * (1.0 - overlap))))
-        runner = model_lib.WindowRunner(self.loaded, self.batch_size, layers)
+        runner = self._runner(layers)
         sr = self.loaded.sample_rate
         per_file: dict[int, list[tuple[np.ndarray, dict]]] = {}
         skipped: dict[int, str] = {}
