@@ -8,7 +8,7 @@ and it trains faster on CPU because its widest layers see the smallest maps.
 
 Input as in the Choi thesis (log-mel, 96 bins, dB, per-frequency standardisation) but at 16 kHz, with a
 32-ms hop (n_fft 1024, hop 512) and on 3-s crops of the 10-s clips, so that the demo trains on two CPU cores in
-8 min 42 s (docs/results.md); time pools shrink accordingly (94 frames → 47 → 23 → 11 → 5 → 2, then a global max).
+a few minutes (docs/results.md); time pools shrink accordingly (94 frames → 47 → 23 → 11 → 5 → 2, then a global max).
 The thesis's 29-s, hop-256 setting is `--config.frontend.n_fft=512 --config.frontend.hop_length=256`
 with `model.time_pools=(4,4,5,4,4)` and `dataset.crop_seconds=29.1`.
 Arg: `[SCOREBANK]`, a scorebank config (default `default`), e.g. `configs/default.py:tiny` (a 60-step smoke test
