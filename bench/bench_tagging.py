@@ -70,6 +70,7 @@ sys.path.insert(0, ROOT)  # run from a checkout
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
+from bench_frontend import cpu_name  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 SR = 16000
 CHUNK = 1 << 20  # samples generated and written at a time (the one-hour file never sits in memory)
@@ -111,14 +112,6 @@ def synth_long(path: str, seconds: float, rate: int, seed: int, segment: float =
     with sf.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16") as f:
         for a in range(0, n, seg.size):
             f.write(seg[:n - a])
-
-
-def cpu_name() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def musicnn_fixed_batch_data(audio_file: str, n_frames: int, overlap: int):

@@ -57,20 +57,7 @@ sys.path.insert(0, ROOT)  # run from a checkout
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
-
-
-def musicnn_fixed_batch_data(audio_file: str, n_frames: int, overlap: int):
-    """musicnn's `batch_data` log-mel and patches, with the compression done in float32 (NumPy ≥ 2 fix)."""
-    import librosa
-    from musicnn import configuration as config
-
-    audio, sr = librosa.load(audio_file, sr=config.SR)
-    rep = librosa.feature.melspectrogram(y=audio, sr=sr, hop_length=config.FFT_HOP, n_fft=config.FFT_SIZE,
-                                         n_mels=config.N_MELS).T
-    rep = rep.astype(np.float16).astype(np.float32)
-    rep = np.log10(np.float32(10000) * rep + np.float32(1))
-    starts = range(0, rep.shape[0] - n_frames + 1, overlap)
-    return np.stack([rep[s:s + n_frames] for s in starts]), rep
+from bench_tagging import musicnn_fixed_batch_data  # noqa: E402  (bench/ is on sys.path when a bench script runs)
 
 
 def write_clips(folder: str, n: int, config: str, split: str) -> list[str]:

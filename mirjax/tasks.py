@@ -19,7 +19,6 @@ WPE loss and ranking metrics, labels read from a targets file); `get(name)` load
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,8 +32,6 @@ import optax
 from mirjax import registry
 from mirjax.errors import UserError
 from mirjax.evaluation import averaging, metrics, plots
-
-log = logging.getLogger("mirjax")
 
 Loss = Callable[[jax.Array, Any], jax.Array]  # (outputs (batch, n), labels) -> scalar
 

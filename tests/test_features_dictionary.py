@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from kmeans_refs import numpy_spherical_kmeans
 from mirjax.features import extraction
 from mirjax.features.whitening import apply_whitening, fit_pca_whitening
 
@@ -26,18 +27,6 @@ def _np_whitening(x, variance):
 def _align_signs(matrix, like):
     """Each column of `matrix` flipped to point like the same column of `like` (eigenvectors have no sign)."""
     return matrix * np.sign(np.sum(matrix * like, axis=0))
-
-
-def _np_spherical_kmeans(x, init, iters):
-    d = init / np.linalg.norm(init, axis=1, keepdims=True)
-    for _ in range(iters):
-        proj = x @ d.T
-        best = np.argmax(np.abs(proj), axis=1)
-        s = np.zeros_like(proj)
-        s[np.arange(len(x)), best] = proj[np.arange(len(x)), best]
-        d = s.T @ x + d
-        d = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return d
 
 
 def _correlated(rng, n, dims, offset=3.0):
@@ -71,7 +60,7 @@ def test_dictionary_centroids_are_numpy_spherical_kmeans_of_the_whitened_patches
     z = np.asarray(apply_whitening(w, patches), np.float64)
     # The start spherical_kmeans draws from the key it is given: standard normal rows, then unit norm.
     init = np.asarray(jax.random.normal(key, (k, z.shape[1]), np.float32), np.float64)
-    centroids = _np_spherical_kmeans(z, init, iters)
+    centroids = numpy_spherical_kmeans(z, init, iters)
     assert np.abs(centroids - init / np.linalg.norm(init, axis=1, keepdims=True)).max() > 0.1  # K-means moved them
     np.testing.assert_allclose(d.kernel, np.asarray(w.matrix, np.float64) @ centroids.T, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(d.mean, patches.mean(axis=0), rtol=1e-5, atol=1e-5)
@@ -94,7 +83,7 @@ def test_extractor_level_dictionaries_match_a_numpy_pipeline():
         mean, matrix, vals = _np_whitening(patches, 0.99)
         matrix = _align_signs(matrix, np.asarray(fit_pca_whitening(patches.astype(np.float32), 0.99).matrix))
         init = np.asarray(jax.random.normal(sub, (4, matrix.shape[1]), np.float32), np.float64)
-        centroids = _np_spherical_kmeans((patches - mean) @ matrix, init, 6)
+        centroids = numpy_spherical_kmeans((patches - mean) @ matrix, init, 6)
         d = ext.dictionaries[0][level]
         np.testing.assert_allclose(d.explained_variance, vals, rtol=1e-3)
         np.testing.assert_allclose(d.mean, mean, rtol=1e-5, atol=1e-5)

@@ -8,20 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from kmeans_refs import numpy_spherical_kmeans
 from mirjax.features import kmeans as km, spherical_kmeans, spherical_kmeans_step
-
-
-def _numpy_spherical_kmeans(x, init, iters):
-    d = init / np.linalg.norm(init, axis=1, keepdims=True)
-    rows = np.arange(len(x))
-    for _ in range(iters):
-        proj = x @ d.T
-        best = np.argmax(np.abs(proj), axis=1)
-        moved = np.zeros_like(d)
-        np.add.at(moved, best, proj[rows, best][:, None] * x)
-        d = moved + d
-        d = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return d
 
 
 @pytest.mark.parametrize("num_means", [1, 7, 20, 23, 64, 500])
@@ -47,7 +35,7 @@ def test_step_matches_numpy_one_iteration():
     x = rng.normal(size=(1000, 12)).astype(np.float32)
     init = rng.normal(size=(30, 12)).astype(np.float32)
     init /= np.linalg.norm(init, axis=1, keepdims=True)
-    ref = _numpy_spherical_kmeans(x.astype(np.float64), init.astype(np.float64), 1)
+    ref = numpy_spherical_kmeans(x.astype(np.float64), init.astype(np.float64), 1)
     for chunk in (64, 1000, 4096):
         np.testing.assert_allclose(np.asarray(spherical_kmeans_step(x, init, chunk=chunk)), ref, atol=2e-6)
 
@@ -72,7 +60,7 @@ def test_pruned_equals_plain_and_numpy(n, num_means, chunk, window, iters):
     pruned = np.asarray(spherical_kmeans(x, num_means, init=init, num_iters=iters, chunk=chunk, prune=True,
                                          window=window))
     np.testing.assert_allclose(pruned, plain, atol=1e-5)
-    np.testing.assert_allclose(pruned, _numpy_spherical_kmeans(x.astype(np.float64), init.astype(np.float64), iters),
+    np.testing.assert_allclose(pruned, numpy_spherical_kmeans(x.astype(np.float64), init.astype(np.float64), iters),
                                atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(pruned, axis=1), 1.0, atol=1e-5)
 

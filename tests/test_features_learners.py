@@ -8,20 +8,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
+from kmeans_refs import numpy_spherical_kmeans
 from mirjax.features import apply_whitening, encode, fit_pca_whitening, spherical_kmeans
-
-
-def _numpy_spherical_kmeans(x, init, iters):
-    """Coates & Ng (2012), Algorithm 1, in float64 numpy."""
-    d = init / np.linalg.norm(init, axis=1, keepdims=True)
-    for _ in range(iters):
-        proj = x @ d.T
-        best = np.argmax(np.abs(proj), axis=1)
-        s = np.zeros_like(proj)
-        s[np.arange(len(x)), best] = proj[np.arange(len(x)), best]
-        d = s.T @ x + d
-        d = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return d
 
 
 @pytest.mark.parametrize("chunk", [64, 8192])
@@ -31,7 +19,7 @@ def test_spherical_kmeans_matches_numpy_reference(chunk):
     init = rng.normal(size=(7, 12))
     ours = np.asarray(spherical_kmeans(x.astype(np.float32), 7, init=init.astype(np.float32), num_iters=5,
                                        chunk=chunk))
-    ref = _numpy_spherical_kmeans(x, init, 5)
+    ref = numpy_spherical_kmeans(x, init, 5)
     np.testing.assert_allclose(ours, ref, atol=2e-4)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 

@@ -152,9 +152,7 @@ def configure_runtime() -> None:
     logging.getLogger("mirjax").setLevel(logging.INFO)
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.WARNING)
-    # TFDS's own tensor decoding reads its deprecated `FeatureConnector.dtype` and warns about it on every run;
-    # nothing a user can act on.
-    logging.getLogger("absl").addFilter(lambda record: "FeatureConnector.dtype" not in record.getMessage())
+    logging.getLogger("absl").addFilter(_drop_tfds_dtype_warning)  # one filter however often this runs
     if _tf_configured:
         return
     import tensorflow as tf
@@ -164,6 +162,12 @@ def configure_runtime() -> None:
         pass
     tf.get_logger().setLevel("ERROR")
     _tf_configured = True
+
+
+def _drop_tfds_dtype_warning(record: logging.LogRecord) -> bool:
+    """TFDS's own tensor decoding reads its deprecated `FeatureConnector.dtype` and warns about it on every run;
+    nothing a user can act on."""
+    return "FeatureConnector.dtype" not in record.getMessage()
 
 
 class _Formatter(logging.Formatter):

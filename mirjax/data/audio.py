@@ -22,7 +22,7 @@ import soundfile as sf
 
 from mirjax.errors import UserError
 
-__all__ = ["AudioError", "PAD_MODES", "load_audio", "fix_length", "load_many"]
+__all__ = ["AudioError", "PAD_MODES", "check_file", "load_audio", "fix_length", "load_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,16 @@ def _decode(path: str) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
+def check_file(path: str) -> None:
+    """AudioError unless `path` is a non-empty regular file."""
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if not os.path.isfile(path):
+        raise AudioError(path, "not a regular file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+
+
 def load_audio(path, sample_rate: int, mono: bool = True) -> np.ndarray:
     """Loads an audio file as float32 at ``sample_rate`` Hz.
 
@@ -81,12 +91,7 @@ def load_audio(path, sample_rate: int, mono: bool = True) -> np.ndarray:
     path = os.fspath(path)
     if sample_rate is None or sample_rate <= 0:
         raise UserError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if not os.path.isfile(path):
-        raise AudioError(path, "not a regular file")
-    if os.path.getsize(path) == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    check_file(path)
 
     audio, native_sr = _decode(path)
     if audio.size == 0:

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from mirjax.data.audio import AudioError, load_audio
+from mirjax.data.audio import AudioError, check_file, load_audio
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".au", ".opus", ".wma")
 
@@ -42,12 +42,7 @@ def window_starts(num_samples: int, window: int, hop: int) -> range:
 
 def _blocks(path: str, sample_rate: int, block_seconds: float) -> Iterator[np.ndarray]:
     """Mono float32 blocks at `sample_rate`; raises AudioError for unreadable files."""
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if not os.path.isfile(path):
-        raise AudioError(path, "not a regular file")
-    if os.path.getsize(path) == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    check_file(path)
     try:
         f = sf.SoundFile(path)
     except Exception:  # noqa: BLE001 - a container libsndfile cannot open: librosa's decoders read it whole
