@@ -143,12 +143,17 @@ class WindowRunner:
                             f"{', '.join(sorted(missing))}; see `mirjax embed --list-layers`")
         return out, found
 
-    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def submit(self, windows: np.ndarray) -> Callable[[], tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Dispatches one batch (at most `batch_size` windows) and returns at once; calling the result waits for
+        the outputs. The caller can decode the next files meanwhile (JAX dispatches asynchronously)."""
         n = len(windows)
         batch = np.zeros((self.batch_size, windows.shape[1]), np.float32)
         batch[:n] = windows
         out, layers = self._step(self.variables, jax.make_array_from_process_local_data(self._data, batch))
-        return np.asarray(out)[:n], {k: np.asarray(v)[:n] for k, v in layers.items()}
+        return lambda: (np.asarray(out)[:n], {k: np.asarray(v)[:n] for k, v in layers.items()})
+
+    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self.submit(windows)()
 
     def layer_names(self) -> list[str]:
         """Every submodule path of the model (what `layers` may name) and the values it sows."""

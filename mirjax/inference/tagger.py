@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -90,15 +90,23 @@ class Tagger:
         per_file: dict[int, list[tuple[np.ndarray, dict]]] = {}
         skipped: dict[int, str] = {}
         pending: list[tuple[int, np.ndarray]] = []
+        in_flight: list[tuple[list[int], Callable]] = []  # one dispatched batch: decoding overlaps the step
+
+        def collect() -> None:
+            for owners, fetch in in_flight:
+                outputs, layer_out = fetch()
+                scores = self.loaded.scores(outputs)
+                for row, i in enumerate(owners):
+                    if i not in skipped:
+                        per_file.setdefault(i, []).append((scores[row], {k: v[row] for k, v in layer_out.items()}))
+            in_flight.clear()
 
         def flush() -> None:
             if not pending:
                 return
-            outputs, layer_out = runner(np.stack([w for _, w in pending]))
-            scores = self.loaded.scores(outputs)
-            for row, (i, _) in enumerate(pending):
-                if i not in skipped:
-                    per_file.setdefault(i, []).append((scores[row], {k: v[row] for k, v in layer_out.items()}))
+            fetch = runner.submit(np.stack([w for _, w in pending]))
+            collect()  # the previous batch, finished by now or soon; this one runs while the next files decode
+            in_flight.append(([i for i, _ in pending], fetch))
             pending.clear()
 
         bar = tqdm(total=len(files), desc="tag", unit="file", disable=not progress, dynamic_ncols=True)
@@ -114,6 +122,7 @@ class Tagger:
                 log.warning("skipped %s: %s", path, e.reason)
             bar.update(1)
         flush()
+        collect()
         bar.close()
         results = []
         for i, path in enumerate(files):
