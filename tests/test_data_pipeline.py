@@ -1,15 +1,18 @@
-"""tf.data pipeline: bad clips never crash it, padding and crops are right, the stream resumes exactly."""
+"""tf.data pipeline: bad clips never crash it, padding and crops are right, the stream resumes exactly, and P processes
+together load exactly the single-process batches, each decoding only its own share."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mirjax.config import base_config
-from mirjax.data import pipeline
+from mirjax.data import inputs, pipeline
 
 RATE = 1000  # a tiny sample rate keeps clips small; the pipeline is rate-agnostic
 LENGTHS = [3000, 3000, 3000, 2500, 120, 0, 3000, 3000, 1999, 3000, 3000, 3000]
@@ -116,3 +119,79 @@ def test_a_split_smaller_than_a_batch_is_a_clear_error(setup):
     cfg, builder, info = setup
     with pytest.raises(ValueError, match="fewer than one batch"):
         next(pipeline.train_batches(cfg, builder, info, 64, seed=0))
+
+
+# --- per-host input: P processes together load exactly the single-process batches, each decoding only its share ---
+
+def _clip_id(audio: np.ndarray) -> int:
+    """The clip a decoded (uncropped) clip is: its values encode its index; the empty clip 5 has none."""
+    return _ident(audio) if np.any(np.isfinite(audio) & (audio != 0)) else 5
+
+
+@pytest.fixture
+def counted(setup, monkeypatch):
+    """The setup with an input kind that records the clip of every decode (in call order)."""
+    cfg, builder, _ = setup
+    audio = inputs.INPUT_KINDS["audio"]
+    decoded: list[int] = []
+
+    def record(x):
+        decoded.append(_clip_id(x.numpy()))
+        return x
+
+    def decode(raw):
+        out = tf.py_function(record, [audio.decode(raw)], tf.float32)
+        out.set_shape([None])
+        return out
+
+    monkeypatch.setitem(inputs.INPUT_KINDS, "counted", dataclasses.replace(audio, name="counted", decode=decode))
+    cfg = cfg.copy_and_resolve_references()
+    cfg.input_kind = "counted"
+    return cfg, builder, pipeline.dataset_info(cfg, builder), decoded
+
+
+@pytest.mark.parametrize("n_proc, start_step", [(2, 0), (2, 4), (4, 4)])
+def test_processes_together_load_the_single_process_batches(setup, n_proc, start_step):
+    cfg, builder, info = setup
+    steps, batch = 7, 4  # 3 steps per epoch: the range crosses two epoch boundaries
+    single = list(itertools.islice(pipeline.train_batches(cfg, builder, info, batch, 3, start_step), steps))
+    shares = [list(itertools.islice(pipeline.train_batches(cfg, builder, info, batch, 3, start_step,
+                                                           process_index=p, process_count=n_proc), steps))
+              for p in range(n_proc)]
+    for step, whole in enumerate(single):
+        parts = [s[step] for s in shares]
+        assert all(len(part["input"]) == batch // n_proc for part in parts)
+        for key in ("input", "label"):  # process p holds rows [p·B/P, (p+1)·B/P) of the global batch
+            np.testing.assert_array_equal(np.concatenate([part[key] for part in parts]), whole[key])
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_each_process_decodes_only_its_share(counted, cache):
+    cfg, builder, info, decoded = counted
+    cfg.cache = cache
+    batch, n_proc = 4, 2
+    spe = pipeline.steps_per_epoch(cfg, info, batch)
+    whole = list(itertools.islice(pipeline.train_batches(cfg, builder, info, batch, 0), spe))
+    rows = batch // n_proc
+    for p in range(n_proc):
+        decoded.clear()
+        stream = pipeline.train_batches(cfg, builder, info, batch, 0, process_index=p, process_count=n_proc)
+        mine = [_ident(c) if np.any(c) else 5 for b in itertools.islice(stream, spe) for c in b["input"]]
+        expected = [_ident(c) if np.any(c) else 5 for b in whole for c in b["input"][p * rows:(p + 1) * rows]]
+        assert mine == expected
+        # One epoch consumed (the next is not started): exactly this process's clips were decoded, each once.
+        assert sorted(decoded) == sorted(expected) and len(expected) == len(LENGTHS) // n_proc
+
+
+def test_eval_shards_are_disjoint_cover_the_split_and_are_decoded_by_their_process_only(counted):
+    cfg, builder, _, decoded = counted
+    n_proc, seen = 3, []
+    for p in range(n_proc):
+        decoded.clear()
+        clips = []
+        for b in pipeline.eval_batches(cfg, builder, "test", num_crops=1, batch_clips=2, process_index=p,
+                                       process_count=n_proc):
+            clips += list(_by_clip(b))
+        assert sorted(decoded) == sorted(clips) and len(clips) == len(LENGTHS) // n_proc
+        seen += clips
+    assert sorted(seen) == list(range(len(LENGTHS)))

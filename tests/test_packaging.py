@@ -24,7 +24,8 @@ def test_metadata_names_the_command_plugins_and_licence():
     assert PROJECT["requires-python"] == ">=3.11"
     assert PROJECT["license"] == "Apache-2.0"
     assert PROJECT["scripts"] == {"mirjax": "mirjax.cli:main"}
-    assert PROJECT["entry-points"]["mirjax.plugins"] == {"recommendation": "mirjax.recommendation.plugin"}
+    assert PROJECT["entry-points"]["mirjax.plugins"] == {"recommendation": "mirjax.recommendation.plugin",
+                                                         "galaxy": "mirjax.galaxy_plugin"}
     assert "tensorboard" in {r.name for r in DEPENDENCIES}  # the README's `tensorboard --logdir workdirs`
 
 

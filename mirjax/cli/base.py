@@ -76,6 +76,19 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
                         help="TFDS data dir (default: $MIRJAX_DATA_DIR or ~/.cache/mirjax/tensorflow_datasets)")
 
 
+def add_launch(parser: argparse.ArgumentParser) -> None:
+    """The explicit multi-process launch (one process per host, all with the same command but --process_id);
+    `mirjax.training.sharding.maybe_initialize_distributed` reads these, then the MIRJAX_* variables, then what JAX
+    detects."""
+    g = parser.add_argument_group("multi-process runs (one process per host; single-process runs need none)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="address of process 0, where JAX's coordinator listens (or $MIRJAX_COORDINATOR)")
+    g.add_argument("--num_processes", type=int, default=None, metavar="N",
+                   help="number of processes (or $MIRJAX_NUM_PROCESSES)")
+    g.add_argument("--process_id", type=int, default=None, metavar="I",
+                   help="this process's index, 0 … N-1 (or $MIRJAX_PROCESS_ID)")
+
+
 def load_config(args: argparse.Namespace, reference: Callable | None = None):
     """`args.config` loaded by `mirjax.config.load_config` against `reference` (default the base config),
     `args.config_overrides` applied and the result validated again against the same schema."""

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from mirjax.cli.base import Command, add_config, add_workdir, load_config, require_dir
+from mirjax.cli.base import Command, add_config, add_launch, add_workdir, load_config, require_dir
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     add_config(p)
     add_workdir(p, "the run's directory: checkpoints, metrics, config.json (rerun the same command to resume)")
+    add_launch(p)
 
 
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args)
     from mirjax.training import sharding, trainer
-    sharding.maybe_initialize_distributed()
+    sharding.maybe_initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     from mirjax import tasks
     result = trainer.train_and_evaluate(config, args.workdir)
     figs = ", ".join(f"{k} {result[k]:.4f}" for k in tasks.get(config.dataset.task).summary_keys if k in result)
@@ -27,6 +28,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     add_config(p)
     add_workdir(p, "trained run to evaluate; repeat for an ensemble (report and plots go to the first)",
                 multiple=True)
+    add_launch(p)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -34,7 +36,7 @@ def _eval(args: argparse.Namespace) -> int:
     for w in args.workdir:
         require_dir(w)
     from mirjax.training import evaluate, sharding
-    sharding.maybe_initialize_distributed()
+    sharding.maybe_initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     out = evaluate.evaluate(config, args.workdir)
     if "report_path" in out:
         print(evaluate.summary_line(out))

@@ -16,5 +16,23 @@ def default_data_dir() -> str:
         os.path.expanduser("~"), ".cache", "mirjax", "tensorflow_datasets")
 
 
-# Builders register themselves with TFDS when imported (after default_data_dir, which they may use).
-from mirjax.data import gtzan, listening, magnatagatune, msd, scorebank, taste_profile  # noqa: E402,F401
+# Builders register themselves with TFDS when imported (after default_data_dir, which they may use): the real
+# corpora and scorebank; the transfer-learning target tasks of Choi Ch. 6 (ballroom, emomusic, game_soundtracks,
+# gtzan_speech_music, jamendo, urbansound8k: one `train` split each, see mirjax/data/targets.py); the galaxy
+# corpora of Dieleman's thesis App. A (galaxies, galaxy_zoo).
+from mirjax.data import (  # noqa: E402,F401
+    ballroom,
+    emomusic,
+    galaxies,
+    galaxy_zoo,
+    game_soundtracks,
+    gtzan,
+    gtzan_speech_music,
+    jamendo,
+    listening,
+    magnatagatune,
+    msd,
+    scorebank,
+    taste_profile,
+    urbansound8k,
+)

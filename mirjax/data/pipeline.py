@@ -4,9 +4,15 @@ The model's input is the feature `config.dataset.input_key`, handled by its inpu
 audio is cropped, an image is one view); the label is the feature `config.dataset.label_key`, unless the task
 attaches its own (`attach_labels`, e.g. rows of a targets file). Batches are {'input', 'label'} (+ 'mask').
 
-Training: seeded shuffling, one random view (audio: a crop of `crop_seconds`) per example, the global batch split
-per process (multi-host), prefetch. The stream is a pure function of (seed, step): resuming at step s yields exactly
-the batches an uninterrupted run would have seen from s on, with no iterator state in the checkpoint.
+Training: seeded shuffling, one random view (audio: a crop of `crop_seconds`) per example, prefetch. The global
+stream is a pure function of (seed, step): resuming at step s yields exactly the batches an uninterrupted run would
+have seen from s on, with no iterator state in the checkpoint, and it does not depend on the number of processes.
+
+Multi-host: process p of P > 1 reads the records with the model input still as stored (an int16 or PNG payload),
+shuffles them exactly as every other process does (the shuffle moves records without looking at them), keeps the
+rows [p·B/P, (p+1)·B/P) of each global batch of B, and only then decodes, crops and batches them: each process
+decodes its own share, never the whole split, and `mirjax.training.sharding.to_global` joins the shares. (A single
+process decodes every example once, before the cache.) Evaluation shards the records (p, p+P, …) before decoding.
 
 Evaluation: K views per example (evenly spaced crops), in file order, padded to whole batches with a mask.
 """
@@ -107,22 +113,37 @@ def dataset_info(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuild
                        tag_categories=dict(meta.get("tag_categories") or {}))
 
 
-def _decoded(ds: tf.data.Dataset, cfg: ml_collections.ConfigDict, kind: inputs.InputKind,
-             attach_labels: AttachLabels | None, split: str, train: bool) -> tf.data.Dataset:
-    """(index, example) → (index, {'input': decoded input, 'label': label}); labels from the feature
-    `cfg.label_key` unless the task attaches its own."""
-    if attach_labels is None:
-        ds = ds.map(lambda i, ex: (i, {"input": kind.decode(ex[cfg.input_key]), "label": ex[cfg.label_key]}),
-                    num_parallel_calls=AUTOTUNE)
-        return ds
-    ds = ds.map(lambda i, ex: (i, {"input": kind.decode(ex[cfg.input_key])}), num_parallel_calls=AUTOTUNE)
-    return attach_labels(ds, cfg, split, train)
-
-
-def _split(builder: tfds.core.DatasetBuilder, split: str) -> tf.data.Dataset:
+def _records(builder: tfds.core.DatasetBuilder, split: str, cfg: ml_collections.ConfigDict,
+             attach_labels: AttachLabels | None) -> tf.data.Dataset:
+    """The examples of `split` in file order as {'input': the input feature as stored (not decoded), 'label'} (no
+    'label' when the task attaches its own): cheap to read, shuffle and shard; `_decode` does the work."""
     check_split(builder, builder.info.full_name, split)
-    return builder.as_dataset(split=split, shuffle_files=False,
-                              read_config=tfds.ReadConfig(interleave_cycle_length=1, add_tfds_id=False))
+    ds = builder.as_dataset(split=split, shuffle_files=False, decoders={cfg.input_key: tfds.decode.SkipDecoding()},
+                            read_config=tfds.ReadConfig(interleave_cycle_length=1, add_tfds_id=False))
+    if attach_labels is None:
+        return ds.map(lambda ex: {"input": ex[cfg.input_key], "label": ex[cfg.label_key]})
+    return ds.map(lambda ex: {"input": ex[cfg.input_key]})
+
+
+def _decode(ds: tf.data.Dataset, cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder,
+            kind: inputs.InputKind, attach_labels: AttachLabels | None, split: str, train: bool) -> tf.data.Dataset:
+    """(index, record) → (index, {'input': decoded input, 'label': label}): TFDS's decoding of the stored feature,
+    then the input kind's; labels attached by the task (by example index) when it has its own."""
+    feature = builder.info.features[cfg.input_key]
+    ds = ds.map(lambda i, ex: (i, {**ex, "input": kind.decode(feature.decode_example(ex["input"]))}),
+                num_parallel_calls=AUTOTUNE)
+    return ds if attach_labels is None else attach_labels(ds, cfg, split, train)
+
+
+def process_rows(global_batch: int, process_index: int, process_count: int) -> tuple[int, int]:
+    """[start, stop) of the rows of every global batch that process `process_index` of `process_count` loads: the
+    contiguous block its devices hold (`mirjax.training.sharding.make_mesh` orders devices by process)."""
+    if global_batch % process_count:
+        raise UserError(f"train.batch_size={global_batch} must be divisible by the {process_count} processes")
+    if not 0 <= process_index < process_count:
+        raise UserError(f"process index {process_index} is not in [0, {process_count})")
+    local = global_batch // process_count
+    return process_index * local, (process_index + 1) * local
 
 
 def steps_per_epoch(cfg: ml_collections.ConfigDict, info: DatasetInfo, global_batch: int) -> int:
@@ -134,18 +155,23 @@ def steps_per_epoch(cfg: ml_collections.ConfigDict, info: DatasetInfo, global_ba
 
 
 def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, info: DatasetInfo,
-                  global_batch: int, seed: int, start_step: int = 0, attach_labels: AttachLabels | None = None
+                  global_batch: int, seed: int, start_step: int = 0, attach_labels: AttachLabels | None = None,
+                  process_index: int | None = None, process_count: int | None = None
                   ) -> Iterator[dict[str, np.ndarray]]:
     """Infinite iterator over this process's share of each global training batch, starting at `start_step`:
-    {'input': (local batch, *view shape), 'label': …}."""
+    {'input': (local batch, *view shape), 'label': …}. The process is JAX's unless given; every process count
+    gives the same global batches."""
     kind = inputs.INPUT_KINDS[info.input_kind]
     n = int(info.split_sizes[cfg.train_split] * cfg.train_fraction)
     spe = steps_per_epoch(cfg, info, global_batch)
-    n_proc, proc = jax.process_count(), jax.process_index()
-    local_batch = global_batch // n_proc
+    n_proc = jax.process_count() if process_count is None else process_count
+    proc = jax.process_index() if process_index is None else process_index
+    lo, hi = process_rows(global_batch, proc, n_proc)
 
-    base = _split(builder, cfg.train_split).take(n).enumerate()  # example index → view seed, label row
-    base = _decoded(base, cfg, kind, attach_labels, cfg.train_split, train=True)
+    base = _records(builder, cfg.train_split, cfg, attach_labels).take(n).enumerate()  # index → view seed, label
+    whole = hi - lo == global_batch
+    if whole:  # a single process decodes every example anyway: once, before the cache
+        base = _decode(base, cfg, builder, kind, attach_labels, cfg.train_split, train=True)
     if cfg.cache:
         base = base.cache()
 
@@ -155,24 +181,31 @@ def train_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuil
 
     epoch, skip = divmod(start_step, spe)
     while True:
+        # The shuffle reorders records without looking at them: the same permutation in every process.
         ds = base.shuffle(min(cfg.shuffle_buffer, n), seed=seed * 7919 + epoch, reshuffle_each_iteration=False)
         ds = ds.take(spe * global_batch).skip(skip * global_batch)
-        ds = ds.shard(n_proc, proc)  # process p gets elements p, p+n, …: its part of every global batch
+        if not whole:  # this process's rows of every global batch, and only those decoded
+            ds = ds.enumerate().filter(lambda pos, rec: (pos % global_batch >= lo) & (pos % global_batch < hi))
+            ds = ds.map(lambda pos, rec: rec)
+            ds = _decode(ds, cfg, builder, kind, attach_labels, cfg.train_split, train=True)
         e = tf.constant(epoch, tf.int64)
         ds = ds.map(lambda i, ex, e=e: view(i, ex, e), num_parallel_calls=AUTOTUNE)
-        ds = ds.batch(local_batch, drop_remainder=True).prefetch(AUTOTUNE)
+        ds = ds.batch(hi - lo, drop_remainder=True).prefetch(AUTOTUNE)
         yield from ds.as_numpy_iterator()
         epoch, skip = epoch + 1, 0
 
 
 def eval_batches(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder, split: str, num_crops: int,
-                 batch_clips: int, attach_labels: AttachLabels | None = None) -> Iterator[dict[str, np.ndarray]]:
-    """This process's examples of `split`, each as views (audio: `num_crops` evenly spaced crops; an image: one
-    view): batches of {'input': (clips, views, *view shape), 'label': …, 'mask': (clips,)}; the last batch is
-    padded, mask=False."""
+                 batch_clips: int, attach_labels: AttachLabels | None = None, process_index: int | None = None,
+                 process_count: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """This process's examples of `split` (examples p, p+P, … for process p of P; JAX's process unless given), each
+    as views (audio: `num_crops` evenly spaced crops; an image: one view): batches of {'input': (clips, views, *view
+    shape), 'label': …, 'mask': (clips,)}; the last batch is padded, mask=False."""
     kind = inputs.kind_of(cfg, builder)
-    ds = _split(builder, split).enumerate().shard(jax.process_count(), jax.process_index())
-    ds = _decoded(ds, cfg, kind, attach_labels, split, train=False)
+    n_proc = jax.process_count() if process_count is None else process_count
+    proc = jax.process_index() if process_index is None else process_index
+    ds = _records(builder, split, cfg, attach_labels).enumerate().shard(n_proc, proc)  # before decoding
+    ds = _decode(ds, cfg, builder, kind, attach_labels, split, train=False)
     ds = ds.map(lambda i, ex: {**ex, "input": kind.eval_views(ex["input"], cfg, num_crops), "mask": tf.constant(True)},
                 num_parallel_calls=AUTOTUNE)
     ds = ds.padded_batch(batch_clips).prefetch(AUTOTUNE)

@@ -4,6 +4,7 @@ task's plots."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import numpy as np
 
 from mirjax.errors import UserError
 from mirjax.evaluation import report
+from mirjax.models import MODELS
 from mirjax.training import model_card, setup
 
 log = logging.getLogger("mirjax")
@@ -27,9 +29,11 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
         workdirs = [workdirs]
     exp = setup.build_experiment(config)
     split, all_views, labels, used = config.eval.split, [], None, []
+    members: dict[str, setup.Experiment] = {}
     for workdir in workdirs:
-        state, which, step = setup.restore_for_eval(exp, workdir, config.eval.checkpoint)
-        views, labels_i = exp.predict(state.variables(), split, config.eval.num_crops, config.train.progress)
+        member = _member_experiment(exp, config, workdir, members)
+        state, which, step = setup.restore_for_eval(member, workdir, config.eval.checkpoint)
+        views, labels_i = member.predict(state.variables(), split, config.eval.num_crops, config.train.progress)
         if labels is not None and not _same(labels, labels_i):
             raise UserError(f"{workdir}: labels differ from the first model's; ensemble members must be "
                             "evaluated on the same dataset")
@@ -56,6 +60,33 @@ def evaluate(config: ml_collections.ConfigDict, workdirs: Sequence[str]) -> dict
             out["plots"] = _plots(exp, labels, scores, result, workdirs[0])
             report.write_report(workdirs[0], out)
     return out
+
+
+def _member_experiment(exp: setup.Experiment, config: ml_collections.ConfigDict, workdir: str,
+                       cache: dict[str, setup.Experiment]) -> setup.Experiment:
+    """The experiment that restores `workdir`: `exp`, unless the workdir's saved config.json trained another model
+    (an ensemble across architectures); then its own `model` section, with the eval config's values of the keys
+    the model class lists in `INFERENCE_KEYS` (settings that change inference only, e.g. test-time views)."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return exp
+    with open(path) as f:
+        saved = json.load(f).get("model")
+    current = json.loads(config.model.to_json_best_effort())
+    if not isinstance(saved, dict) or saved == current:
+        return exp
+    keep = getattr(MODELS.get(saved.get("name")), "INFERENCE_KEYS", ())
+    model = {**saved, **{k: v for k, v in current.items() if k in keep}}
+    if model == current:
+        return exp
+    model = {k: tuple(v) if isinstance(v, list) else v for k, v in model.items()}
+    key = json.dumps(model, sort_keys=True, default=str)
+    if key not in cache:
+        member = ml_collections.ConfigDict(config.to_dict())
+        member.model = ml_collections.ConfigDict(model)
+        log.info("%s: its own model (%s) from %s", workdir, model.get("name"), path)
+        cache[key] = setup.build_experiment(member)
+    return cache[key]
 
 
 def _same(a, b) -> bool:

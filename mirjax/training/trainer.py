@@ -108,7 +108,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             stop = False
             if evaluate_now:
                 flush()
-                last_eval = validate(exp, state, progress=tc.progress)
+                last_eval = validate(exp, state, progress=tc.progress and jax.process_index() == 0)
                 writer.write(step, {f"val/{k}": v for k, v in last_eval.items()})
                 value = last_eval[best_metric]
                 if value > best:
