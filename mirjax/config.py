@@ -76,6 +76,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_crops = 4  # crops per clip in the periodic validation
     c.train.progress = True
     c.train.init_seed = -1  # weight-initialisation seed; -1 → `seed` (Choi's variance study varies only this)
+    # float32 | bfloat16: the dtype of the model's training forward/backward pass; parameters, optimizer state,
+    # batch-norm statistics, front-end and loss stay float32 (mirjax.training.steps)
+    c.train.compute_dtype = "float32"
 
     c.eval = ml_collections.ConfigDict()
     c.eval.checkpoint = "best"  # best | latest

@@ -26,6 +26,8 @@ DOCUMENTED_ARGS = {
     "dieleman_raw.py": [None, "512,256", "1024,1024,tiny", "256", "512,scorebank=tiny"],
     "dieleman_recommend.py": [None, "cnn_mse", "cnn_wpe", "bow_linear", "bow_mlp,tiny", "cnn_wpe,scorebank=tiny"],
     "dieleman_spectrogram.py": [None, "tiny", "scorebank=tiny"],
+    "dieleman_galaxy.py": [None, "best,cpu,60", "2dense,tiny", "8433,full", "relu", "big256,cpu,10x3x2",
+                           "shareddense,tiny,1,galaxies/tiny", "maxnorm", "size=tiny"],
 }
 
 

@@ -25,7 +25,7 @@ from mirjax.training.checkpoint import Checkpoints
 from mirjax.training.optim import make_optimizer
 from mirjax.training.predict import predict_split
 from mirjax.training.state import TrainState, create_train_state
-from mirjax.training.steps import make_predict_step
+from mirjax.training.steps import make_predict_step, with_compute_dtype
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class Experiment:
     builder: tfds.core.DatasetBuilder
     info: pipeline.DatasetInfo
     frontend: Callable[[jax.Array], jax.Array]
-    model: nn.Module
+    model: nn.Module  # for training: computes in `train.compute_dtype` (mirjax.training.steps.with_compute_dtype)
     mesh: jax.sharding.Mesh
     predict_fn: Callable[[Any, jax.Array], jax.Array]
 
@@ -86,11 +86,12 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
                                          f"from the dataset's {info.sample_rate} Hz")
     frontend = make_frontend(config.frontend.name, **fe_kwargs)
     model = create_model(config.model.name, info.num_outputs, **config_lib.section_kwargs(config.model))
+    train_model = with_compute_dtype(model, config.train.compute_dtype)  # an unknown dtype fails here, early
     mesh = sharding.make_mesh()
     data = sharding.batch_sharding(mesh)
     predict_fn = jax.jit(make_predict_step(model, frontend),
                          in_shardings=(sharding.replicated(mesh), data), out_shardings=data)
-    return Experiment(config, task, builder, info, frontend, model, mesh, predict_fn)
+    return Experiment(config, task, builder, info, frontend, train_model, mesh, predict_fn)
 
 
 def restore_for_eval(exp: Experiment, workdir: str, which: str) -> tuple[TrainState, str, int]:
