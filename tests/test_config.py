@@ -18,6 +18,7 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py") if p.name not i
 # Every config file with every argument form its docstring documents (None: no argument).
 DOCUMENTED_ARGS = {
     "choi_preprocessing.py": [None, "tiny", "scorebank=tiny"],
+    "choi_transfer.py": [None, "tiny", "default", "scorebank=tiny"],
     "choi_structures.py": [None, "crnn,1M", "k2c2,0.1M,quick", "crnn,1M,msd", "k1c2,3M,mtt", "k2c1,0.25M,mtt_clean",
                            "k2c2,0.5M,scorebank", "crnn,setting=msd", "size=0.1M"],
     "default.py": [None, "tiny", "default", "scorebank=tiny"],

@@ -50,7 +50,7 @@ def test_registered_name_and_configs(tiny):
     builder, _ = tiny
     assert "scorebank" in tfds.list_builders()
     assert builder.name == "scorebank"
-    assert str(builder.version) == "1.0.0"
+    assert str(builder.version) == "1.1.0"
     assert {c.name for c in scorebank.Scorebank.BUILDER_CONFIGS} == {"tiny", "default"}
     reloaded = tfds.builder("scorebank/tiny", data_dir=builder.data_dir.split("/scorebank/")[0])
     assert reloaded.is_prepared()
@@ -94,6 +94,19 @@ def test_every_example_has_a_tag_per_category(tiny, tiny_examples):
         assert got == set(render.STYLE_TAGS[style])
         key = tiny[0].info.features["key"].names[ex["key"]]
         assert on[names.index(key.split()[1])], "mode tag must match the key label"
+
+
+def test_meter_and_bpm_agree_with_the_tags(tiny, tiny_examples):
+    """1.1.0's `meter` is the clip's meter tag; `bpm` = 30 × onset rate falls in its tempo tag's class."""
+    names = scorebank.TAG_NAMES
+    meters = tiny[0].info.features["meter"].names
+    assert tuple(meters) == ("duple", "triple", "compound")
+    lo, hi = (30.0 * t for t in render.TEMPO_THRESHOLDS)
+    for ex in tiny_examples:
+        assert ex["tags"][names.index(meters[ex["meter"]])] == 1
+        bpm = float(ex["bpm"])
+        tempo = "slow" if bpm < lo else ("medium" if bpm < hi else "fast")
+        assert ex["tags"][names.index(tempo)] == 1, (bpm, ex["work_id"])
 
 
 def test_every_tag_and_style_occurs(tiny, tiny_examples):

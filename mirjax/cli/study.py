@@ -59,6 +59,36 @@ def _recommendation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="", help="comma-separated subset of bow_linear,bow_mlp,cnn_mse,cnn_wpe")
 
 
+def _transfer(p: argparse.ArgumentParser) -> None:
+    add_out(p, "study directory (features and SVM results are cached here; a rerun only redraws)", required=True)
+    p.add_argument("--source", required=True, metavar="scorebank|PRETRAINED|WORKDIR",
+                   help="scorebank: train (or reuse) OUT/source_scorebank with configs/choi_transfer.py; a "
+                        "pretrained name such as musicnn-msd; or a trained workdir")
+    p.add_argument("--tasks", default="", help="comma-separated target tasks (default: the scorebank tasks style,"
+                                               "key,meter,composer,tempo); see mirjax/studies/transfer/targets.py")
+    p.add_argument("--scorebank", default="default", choices=("default", "tiny"),
+                   help="scorebank config of the scorebank tasks (and of the scorebank source)")
+    add_config(p, required=False, help="source config for --source scorebank (default configs/choi_transfer.py)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "latest"), help="of a workdir source")
+    add_data_dir(p)
+    p.add_argument("--manual_dir", default="", metavar="DIR",
+                   help="where real target datasets' files are (DIR/<dataset> if that exists, else DIR)")
+    p.add_argument("--grid", default="full", help="SVM grid: full (the thesis's 64 points), small (16) or tiny (2)")
+    p.add_argument("--folds", type=int, default=10, help="cross-validation folds (thesis: 10)")
+    p.add_argument("--inner_folds", "--inner-folds", type=int, default=5, help="inner folds of the nested CV")
+    p.add_argument("--nested", default="summary",
+                   help="nested-CV scores for: summary (the summary's feature sets), all, none")
+    p.add_argument("--max_items", "--max-items", type=int, default=0,
+                   help="at most this many items per task (whole groups, seeded); 0 = all")
+    p.add_argument("--max_iter", "--max-iter", type=int, default=-1,
+                   help="cap on libsvm's iterations per binary problem (-1: until converged, as the thesis)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel SVM fits (scikit-learn n_jobs)")
+    p.add_argument("--seconds", type=float, default=29.0, help="input length of the convnet feature (thesis: 29)")
+    p.add_argument("--bn", default="source", choices=("source", "target"),
+                   help="the trained network's batch-norm statistics: its training ones, or those of each target's "
+                        "calibration clips (as the random network's, and as Keras 1's BN mode 2 at extraction)")
+
+
 def _scorebank_config(dataset: str) -> str:
     """`scorebank/tiny` (or plain `tiny`) → `tiny`: these studies run on scorebank only."""
     base, slash, config = dataset.partition("/")
@@ -88,6 +118,8 @@ STUDIES = {
                "mirjax.studies.kmeans", {"dataset": lambda a: _scorebank_config(a.dataset)}),
     "recommendation": ("Dieleman Ch. 4: latent factors from audio (Tables 4.2-4.4, Fig. 4.1)", _recommendation,
                        "mirjax.studies.recommendation", {"scorebank": lambda a: _scorebank_config(a.dataset)}),
+    "transfer": ("Choi Ch. 6: transfer learning with the multi-layer convnet feature + SVMs", _transfer,
+                 "mirjax.studies.transfer", {}),
 }
 
 STUDY = Command("study", "run a study: a resumable sweep of experiments with its tables and plots",

@@ -7,9 +7,10 @@ tagged with what the rendering makes audible (see `mirjax.data.scorebank_render`
 
 Each example: a `clip_seconds` clip (int16, peak -1 dBFS for loud clips, -13 dBFS for soft ones),
 a multi-hot `tags` vector (names in `TAG_NAMES` and `info.metadata["tag_names"]`, categories in
-`info.metadata["tag_categories"]`), single labels `style`, `key` (24 classes), `composer`, and the
-`work_id`. Splits are assigned by work (a seeded hash of the work id, stratified 80/10/10 within
-each style), so they never share a work and each holds every style.
+`info.metadata["tag_categories"]`), single labels `style`, `key` (24 classes), `composer`, `meter` (duple / triple
+/ compound, as the clip's meter tag), the clip's pulse tempo `bpm` (float: 30 × its rendered note-onset rate, the
+quantity its tempo tag thresholds) and the `work_id`. Splits are assigned by work (a seeded hash of the work
+id, stratified 80/10/10 within each style), so they never share a work and each holds every style.
 
 Build (cached outside the repository, in `default_data_dir()`):
 
@@ -36,6 +37,7 @@ CATEGORIES = render.CATEGORIES
 STYLES = render.STYLES
 KEYS = render.KEYS
 COMPOSERS = render.COMPOSERS
+METERS = render.METERS
 SAMPLE_RATE = render.SAMPLE_RATE
 SPLITS = ("train", "validation", "test")
 
@@ -105,8 +107,10 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
                 skip_registration=__name__ != "mirjax.data.scorebank"):
     """Music21 scores rendered to tagged audio clips (see module docstring)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "Adds `meter` (ClassLabel: duple, triple, compound) and `bpm` (float32) per clip, "
+                              "from the same renders; every 1.0.0 feature is unchanged."}
     BUILDER_CONFIGS = [DEFAULT, TINY]
     DEFAULT_CONFIG_NAME = "default"
 
@@ -129,6 +133,9 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
                 "style": tfds.features.ClassLabel(names=list(STYLES)),
                 "key": tfds.features.ClassLabel(names=list(KEYS)),
                 "composer": tfds.features.ClassLabel(names=list(COMPOSERS)),
+                "meter": tfds.features.ClassLabel(names=list(METERS)),
+                "bpm": tfds.features.Scalar(dtype=np.float32,
+                                            doc="pulse tempo: 30 × rendered note-onset rate (onsets/s)"),
                 "work_id": tfds.features.Text(),
             }),
             supervised_keys=("audio", "tags"),
@@ -179,6 +186,8 @@ def clip_to_example(clip: Mapping) -> dict:
         "style": clip["style"],
         "key": clip["key"],
         "composer": clip["composer"],
+        "meter": clip["info"]["meter"],
+        "bpm": np.float32(clip["info"]["bpm"]),
         "work_id": clip["work_id"],
     }
 

@@ -4,4 +4,5 @@
     mirjax study preprocessing --out DIR          (Choi Ch. 5)
     mirjax study raw_audio --out DIR              (Dieleman Ch. 5)
     mirjax study kmeans --quick --out DIR         (Dieleman Ch. 3)
+    mirjax study transfer --source scorebank --out DIR   (Choi Ch. 6)
 """
