@@ -16,9 +16,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-from collections.abc import Sequence
-
-import tensorflow_datasets as tfds
 
 from mirjax.data import manual, targets
 
@@ -74,44 +71,27 @@ def scan(audio_root: str) -> list[dict]:
     return entries
 
 
-class ExtendedBallroom(manual.ManualBuilder):
+class ExtendedBallroom(targets.ClassTargetBuilder):
     """Extended Ballroom (13 dance styles) from a manual directory (see module docstring)."""
 
     name = NAME
     BUILDER_CONFIGS = targets.rate_configs(targets.TargetConfig, "All 4,180 excerpts, one train split")
-    DEFAULT_CONFIG_NAME = "default"
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+    CLASSES = STYLES
+    LABEL_DOC = "dance style, from the folder"
+    AUDIO_DOC = "mono int16, whole excerpt (about 30 s)"
+    ID_DOC = "<Style>/<track id>, e.g. Chacha/100701"
+    GROUP_DOC = "the track id (e.g. 100701)"
+    HOMEPAGE = "http://anasynth.ircam.fr/home/media/ExtendedBallroom"
+    EXPECTED_SIZE = EXPECTED_SIZE
+    WHAT = "audio files (<Style>/<id>.mp3)"
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            features=targets.features(
-                cfg.sample_rate, "mono int16, whole excerpt (about 30 s)", "<Style>/<track id>, e.g. Chacha/100701",
-                "the track id (e.g. 100701)", {"label": targets.class_label(STYLES, "dance style, from the folder")}),
-            supervised_keys=("audio", "label"),
-            homepage="http://anasynth.ircam.fr/home/media/ExtendedBallroom",
-            metadata=tfds.core.MetadataDict(classes=list(STYLES), sample_rate=int(cfg.sample_rate),
-                                            expected_size=EXPECTED_SIZE),
-        )
-
-    def _split_generators(self, dl_manager):
-        root = manual.manual_dir(dl_manager, NAME)
+    def list_entries(self, root: str) -> tuple[list[dict], str]:
         audio_root = targets.find_root(root, lambda d: bool(style_folders(d)), (RELEASE_DIR,))
         if audio_root is None:
             raise manual.ManualDataError(
                 f"{NAME}: no style folders ({', '.join(STYLES)}) under {root} or {os.path.join(root, RELEASE_DIR)} "
                 f"({manual.instructions_hint(NAME)})")
         entries = scan(audio_root)
-        targets.check_entries(entries, NAME, audio_root, "audio files (<Style>/<id>.mp3)")
         self.info.metadata["groups"] = len({e["group"] for e in entries})
-        self._skips = targets.FileSkipLog(NAME, root)
-        return {targets.SPLIT: self._generate_examples(entries)}
-
-    def _generate_examples(self, entries: Sequence[dict]):
-        cfg = self.builder_config
-        decoded = targets.decode_whole(entries, cfg.sample_rate, cfg.num_workers, NAME)
-        yield from targets.generate(
-            entries, decoded, self._skips, self.info.metadata,
-            lambda e, audio: [(e["id"], {"audio": audio, "label": e["label"], "id": e["id"], "group": e["group"]})])
+        return entries, audio_root

@@ -17,9 +17,6 @@ Missing or unreadable files are skipped and counted in `info.metadata["skipped"]
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-
-import tensorflow_datasets as tfds
 
 from mirjax.data import manual, targets
 
@@ -66,43 +63,25 @@ def scan(audio_root: str) -> list[dict]:
     return entries
 
 
-class GtzanSpeechMusic(manual.ManualBuilder):
+class GtzanSpeechMusic(targets.ClassTargetBuilder):
     """GTZAN music/speech from a manual directory (see module docstring)."""
 
     name = NAME
     BUILDER_CONFIGS = targets.rate_configs(targets.TargetConfig, "All 128 clips, one train split")
-    DEFAULT_CONFIG_NAME = "default"
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+    CLASSES = CLASSES
+    LABEL_DOC = "music or speech"
+    AUDIO_DOC = "mono int16, whole clip (30 s)"
+    ID_DOC = "<label>/<name>, e.g. music/bagpipe"
+    GROUP_DOC = "the file name without extension"
+    HOMEPAGE = "http://marsyas.info/index.html"
+    EXPECTED_SIZE = EXPECTED_SIZE
+    WHAT = "audio files (music_wav/*.wav, speech_wav/*.wav)"
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            features=targets.features(
-                cfg.sample_rate, "mono int16, whole clip (30 s)", "<label>/<name>, e.g. music/bagpipe",
-                "the file name without extension", {"label": targets.class_label(CLASSES, "music or speech")}),
-            supervised_keys=("audio", "label"),
-            homepage="http://marsyas.info/index.html",
-            metadata=tfds.core.MetadataDict(classes=list(CLASSES), sample_rate=int(cfg.sample_rate),
-                                            expected_size=EXPECTED_SIZE),
-        )
-
-    def _split_generators(self, dl_manager):
-        root = manual.manual_dir(dl_manager, NAME)
+    def list_entries(self, root: str) -> tuple[list[dict], str]:
         audio_root = targets.find_root(root, lambda d: len(class_folders(d)) == len(CLASSES), (RELEASE_DIR,))
         if audio_root is None:
             raise manual.ManualDataError(
                 f"{NAME}: no music_wav/ and speech_wav/ folders under {root} or {os.path.join(root, RELEASE_DIR)} "
                 f"({manual.instructions_hint(NAME)})")
-        entries = scan(audio_root)
-        targets.check_entries(entries, NAME, audio_root, "audio files (music_wav/*.wav, speech_wav/*.wav)")
-        self._skips = targets.FileSkipLog(NAME, root)
-        return {targets.SPLIT: self._generate_examples(entries)}
-
-    def _generate_examples(self, entries: Sequence[dict]):
-        cfg = self.builder_config
-        decoded = targets.decode_whole(entries, cfg.sample_rate, cfg.num_workers, NAME)
-        yield from targets.generate(
-            entries, decoded, self._skips, self.info.metadata,
-            lambda e, audio: [(e["id"], {"audio": audio, "label": e["label"], "id": e["id"], "group": e["group"]})])
+        return scan(audio_root), audio_root

@@ -195,3 +195,62 @@ def check_entries(entries: Sequence[dict], name: str, audio_root: str, what: str
 def first_samples(audio: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
     """The first `seconds` of `audio` (all of it when shorter)."""
     return audio[:int(round(seconds * sample_rate))]
+
+
+class ClassTargetBuilder(manual.ManualBuilder, skip_registration=True):
+    """A single-label target builder: one example per audio file, with a ClassLabel `label`, `id` and `group`
+    (see the module docstring), plus the features named in `EXTRA_FEATURES`, copied from each entry.
+
+    A subclass sets the class attributes below and `list_entries(root)`, which finds the files under the manual
+    directory and returns the entries (`id`, `group`, `label`, `path` and the extra features' values) and the
+    folder they are in, raising `manual.ManualDataError` with one line when the layout is wrong. Everything
+    else — configs, features, metadata, decoding, skipping bad files — is shared.
+    """
+
+    BUILDER_CONFIGS = rate_configs(TargetConfig, "one train split")
+    DEFAULT_CONFIG_NAME = "default"
+    CLASSES: tuple[str, ...] = ()
+    LABEL_DOC = ""
+    AUDIO_DOC = ""  # what one example's audio is, e.g. "mono int16, whole clip (30 s)"
+    ID_DOC = ""
+    GROUP_DOC = ""
+    HOMEPAGE = ""
+    EXPECTED_SIZE = 0  # examples in the full release
+    METADATA: dict = {}  # further static info.metadata entries
+    WHAT = "audio files"  # how an empty listing's error names the files
+
+    def extra_features(self) -> dict:
+        """{name: tfds feature} stored next to the shared ones; each entry carries the value under `name`."""
+        return {}
+
+    def list_entries(self, root: str) -> tuple[list[dict], str]:
+        raise NotImplementedError
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        cfg = self.builder_config
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=features(cfg.sample_rate, self.AUDIO_DOC, self.ID_DOC, self.GROUP_DOC,
+                              {"label": class_label(self.CLASSES, self.LABEL_DOC)}, self.extra_features()),
+            supervised_keys=("audio", "label"),
+            homepage=self.HOMEPAGE,
+            metadata=tfds.core.MetadataDict(classes=list(self.CLASSES), sample_rate=int(cfg.sample_rate),
+                                            expected_size=self.EXPECTED_SIZE, **self.METADATA),
+        )
+
+    def _split_generators(self, dl_manager):
+        root = manual.manual_dir(dl_manager, self.name)
+        entries, audio_root = self.list_entries(root)
+        check_entries(entries, self.name, audio_root, self.WHAT)
+        self._skips = FileSkipLog(self.name, root)
+        return {SPLIT: self._generate_examples(entries)}
+
+    def _generate_examples(self, entries: Sequence[dict]):
+        cfg = self.builder_config
+        extra = tuple(self.extra_features())
+        decoded = decode_whole(entries, cfg.sample_rate, cfg.num_workers, self.name)
+        yield from generate(
+            entries, decoded, self._skips, self.info.metadata,
+            lambda e, audio: [(e["id"], {"audio": audio, "label": e["label"], "id": e["id"], "group": e["group"],
+                                         **{k: e[k] for k in extra}})])

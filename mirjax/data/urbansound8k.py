@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -76,47 +75,31 @@ def read_metadata(path: str, audio_root: str) -> list[dict]:
     return entries
 
 
-class Urbansound8k(manual.ManualBuilder):
+class Urbansound8k(targets.ClassTargetBuilder):
     """UrbanSound8K from a manual directory (see module docstring)."""
 
     name = NAME
     BUILDER_CONFIGS = targets.rate_configs(targets.TargetConfig, "All 8,732 excerpts with their folds, one train split")
-    DEFAULT_CONFIG_NAME = "default"
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+    CLASSES = CLASSES
+    LABEL_DOC = "sound class, indexed by the release's classID"
+    AUDIO_DOC = "mono int16, whole excerpt (at most 4 s)"
+    ID_DOC = "slice file name without .wav"
+    GROUP_DOC = "fsID, the Freesound recording the slice was cut from"
+    HOMEPAGE = "https://urbansounddataset.weebly.com/urbansound8k.html"
+    EXPECTED_SIZE = EXPECTED_SIZE
+    METADATA = {"n_folds": N_FOLDS}
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            features=targets.features(
-                cfg.sample_rate, "mono int16, whole excerpt (at most 4 s)", "slice file name without .wav",
-                "fsID, the Freesound recording the slice was cut from",
-                {"label": targets.class_label(CLASSES, "sound class, indexed by the release's classID")},
-                {"fold": tfds.features.Scalar(np.int32, doc="the official fold, 1–10")}),
-            supervised_keys=("audio", "label"),
-            homepage="https://urbansounddataset.weebly.com/urbansound8k.html",
-            metadata=tfds.core.MetadataDict(classes=list(CLASSES), sample_rate=int(cfg.sample_rate),
-                                            n_folds=N_FOLDS, expected_size=EXPECTED_SIZE),
-        )
+    def extra_features(self) -> dict:
+        return {"fold": tfds.features.Scalar(np.int32, doc="the official fold, 1–10")}
 
-    def _split_generators(self, dl_manager):
-        root = manual.manual_dir(dl_manager, NAME)
+    def list_entries(self, root: str) -> tuple[list[dict], str]:
         base = targets.find_root(root, lambda d: os.path.isfile(os.path.join(d, METADATA)), (RELEASE_DIR,))
         meta_path = manual.require_file(os.path.join(base or os.path.join(root, RELEASE_DIR), METADATA), NAME,
                                         "metadata file")
         audio_root = os.path.join(os.path.dirname(os.path.dirname(meta_path)), "audio")
         entries = read_metadata(meta_path, audio_root)
-        targets.check_entries(entries, NAME, audio_root, f"excerpts in {meta_path}")
+        self.WHAT = f"excerpts in {meta_path}"
         self.info.metadata["listed_fold_sizes"] = {str(k): sum(e["fold"] == k for e in entries)
                                                    for k in range(1, N_FOLDS + 1)}
-        self._skips = targets.FileSkipLog(NAME, root)
-        return {targets.SPLIT: self._generate_examples(entries)}
-
-    def _generate_examples(self, entries: Sequence[dict]):
-        cfg = self.builder_config
-        decoded = targets.decode_whole(entries, cfg.sample_rate, cfg.num_workers, NAME)
-        yield from targets.generate(
-            entries, decoded, self._skips, self.info.metadata,
-            lambda e, audio: [(e["id"], {"audio": audio, "label": e["label"], "id": e["id"], "group": e["group"],
-                                         "fold": np.int32(e["fold"])})])
+        return entries, audio_root
