@@ -15,8 +15,9 @@ import ml_collections
 from mirjax.errors import UserError
 
 # Sub-dicts whose keys are free-form (checked elsewhere): model/frontend kwargs are checked against the
-# registered function's signature; `lr_schedule` is a {step: lr} dict.
-FREE_FORM = {"model", "frontend", "optim.lr_schedule"}
+# registered function's signature; `lr_schedule` is a {step: lr} dict; `label_noise` by the task that reads it
+# (`weak_multilabel`, mirjax.data.weak_labels).
+FREE_FORM = {"model", "frontend", "optim.lr_schedule", "dataset.label_noise"}
 
 
 class ConfigError(UserError):
@@ -48,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.dataset.eval_split = "validation"
     c.dataset.test_split = "test"
     c.dataset.train_fraction = 1.0  # use a fraction of the training split (data-size studies)
+    c.dataset.label_noise = ml_collections.ConfigDict()  # weak-labelling simulation (task weak_multilabel)
 
     c.frontend = ml_collections.ConfigDict({"name": "logmel"})
     c.model = ml_collections.ConfigDict({"name": "compact_convnet"})

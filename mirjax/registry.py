@@ -16,7 +16,7 @@ import logging
 log = logging.getLogger("mirjax")
 
 # Built-in plug-ins, also when mirjax runs from a source tree that was never pip-installed (no entry points).
-BUILTIN_PLUGINS = ("mirjax.recommendation.plugin", "mirjax.galaxy_plugin")
+BUILTIN_PLUGINS = ("mirjax.recommendation.plugin", "mirjax.galaxy_plugin", "mirjax.analysis.weak_task")
 GROUP = "mirjax.plugins"
 
 _loaded = False

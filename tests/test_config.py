@@ -17,7 +17,9 @@ CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py") if p.name not i
 
 # Every config file with every argument form its docstring documents (None: no argument).
 DOCUMENTED_ARGS = {
+    "choi_auralisation.py": [None, "tiny", "default", "scorebank=tiny"],
     "choi_preprocessing.py": [None, "tiny", "scorebank=tiny"],
+    "choi_label_noise.py": [None, "300,0.25", "seed=3", "1500,labels=clean", "scorebank=tiny"],
     "choi_transfer.py": [None, "tiny", "default", "scorebank=tiny"],
     "choi_structures.py": [None, "crnn,1M", "k2c2,0.1M,quick", "crnn,1M,msd", "k1c2,3M,mtt", "k2c1,0.25M,mtt_clean",
                            "k2c2,0.5M,scorebank", "crnn,setting=msd", "size=0.1M"],
@@ -29,6 +31,7 @@ DOCUMENTED_ARGS = {
     "dieleman_spectrogram.py": [None, "tiny", "scorebank=tiny"],
     "dieleman_galaxy.py": [None, "best,cpu,60", "2dense,tiny", "8433,full", "relu", "big256,cpu,10x3x2",
                            "shareddense,tiny,1,galaxies/tiny", "maxnorm", "size=tiny"],
+    "zhang_kcnn.py": [None, "quick", "tiny,scorebank_tiny", "paper,gtzan", "quick,ismir2004", "dataset=ismir2004"],
 }
 
 

@@ -89,6 +89,38 @@ def _transfer(p: argparse.ArgumentParser) -> None:
                         "calibration clips (as the random network's, and as Keras 1's BN mode 2 at extraction)")
 
 
+def _kcnn(p: argparse.ArgumentParser) -> None:
+    add_out(p, _OUT_HELP, required=True)
+    p.add_argument("--dataset", default="scorebank", help="scorebank | gtzan | ismir2004 | scorebank_tiny "
+                                                          "(see configs/zhang_kcnn.py)")
+    p.add_argument("--features", default="mel,sfm,scf,all", help="comma-separated table columns: mel,sfm,scf,all")
+    p.add_argument("--setting", default="paper", choices=("paper", "quick", "tiny"),
+                   help="paper: 10 folds × 10 seeds; quick: the 2-core CPU scale (configs/zhang_kcnn.py)")
+    p.add_argument("--seeds", type=int, default=0, help="override the setting's seeds per cell")
+    p.add_argument("--use_folds", "--use-folds", type=int, default=0, help="run only the first N outer folds")
+    p.add_argument("--max_items", "--max-items", type=int, default=0, help="override the setting's item cap")
+    p.add_argument("--epochs", type=int, default=0, help="override the setting's KCNN epochs")
+    p.add_argument("--report_only", "--report-only", action="store_true",
+                   help="table the finished cells in OUT without computing the missing ones")
+    add_data_dir(p)
+    p.add_argument("--manual_dir", default="", metavar="DIR", help="manual directory of a dataset to build")
+
+
+def _convdbn(p: argparse.ArgumentParser) -> None:
+    add_out(p, _OUT_HELP, required=True)
+    p.add_argument("--quick", action="store_true",
+                   help="2-core CPU setting: 1,200 training clips, 2 fine-tuning and 3 logistic-regression rates")
+    p.add_argument("--scorebank", default="default", choices=("default", "tiny"), help="scorebank config")
+    add_data_dir(p)
+    p.add_argument("--tasks", default="", help="comma-separated subset of composer,style,tonic")
+    p.add_argument("--max_train", "--max-train", type=int, default=0, help="training clips used (0: all, or "
+                                                                             "--quick's 1,200)")
+    p.add_argument("--subdivisions", type=int, default=4,
+                   help="steps per tracked beat (scorebank clips are 10 s: 4 gives Ch. 2's network enough steps)")
+    p.add_argument("--dbn_passes", "--dbn-passes", type=int, default=1,
+                   help="passes of CD-1 over the pre-training tracks (thesis: 1, over the whole MSD)")
+
+
 def _scorebank_config(dataset: str) -> str:
     """`scorebank/tiny` (or plain `tiny`) → `tiny`: these studies run on scorebank only."""
     base, slash, config = dataset.partition("/")
@@ -120,6 +152,10 @@ STUDIES = {
                        "mirjax.studies.recommendation", {"scorebank": lambda a: _scorebank_config(a.dataset)}),
     "transfer": ("Choi Ch. 6: transfer learning with the multi-layer convnet feature + SVMs", _transfer,
                  "mirjax.studies.transfer", {}),
+    "convdbn": ("Dieleman Ch. 2: conv-DBN on beat-aligned chroma/timbre (Table 2.1)", _convdbn,
+                "mirjax.studies.convdbn", {}),
+    "kcnn": ("Zhang et al.: KCNN on audio words vs SC / AE / DBN (Tables 2/3, Fig. 3)", _kcnn,
+             "mirjax.studies.kcnn", {}),
 }
 
 STUDY = Command("study", "run a study: a resumable sweep of experiments with its tables and plots",

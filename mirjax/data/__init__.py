@@ -18,7 +18,8 @@ def default_data_dir() -> str:
 
 # Builders register themselves with TFDS when imported (after default_data_dir, which they may use): the real
 # corpora and scorebank; the transfer-learning target tasks of Choi Ch. 6 (ballroom, emomusic, game_soundtracks,
-# gtzan_speech_music, jamendo, urbansound8k: one `train` split each, see mirjax/data/targets.py); the galaxy
+# gtzan_speech_music, jamendo, urbansound8k: one `train` split each, see mirjax/data/targets.py); the ISMIR 2004
+# genre collection of Zhang et al. (ismir2004); the galaxy
 # corpora of Dieleman's thesis App. A (galaxies, galaxy_zoo).
 from mirjax.data import (  # noqa: E402,F401
     ballroom,
@@ -28,10 +29,12 @@ from mirjax.data import (  # noqa: E402,F401
     game_soundtracks,
     gtzan,
     gtzan_speech_music,
+    ismir2004,
     jamendo,
     listening,
     magnatagatune,
     msd,
+    msd_echonest,
     scorebank,
     taste_profile,
     urbansound8k,

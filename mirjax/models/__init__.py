@@ -45,4 +45,4 @@ def _is_nested_seq(v: Any) -> bool:
 
 
 # Register the built-in families (import for side effect).
-from mirjax.models import choi_structures, compact_convnet, dieleman, galaxy, mlp, musicnn  # noqa: E402,F401
+from mirjax.models import beat_convnet, choi_structures, compact_convnet, dieleman, galaxy, kcnn, mlp, musicnn  # noqa: E402,F401

@@ -60,6 +60,9 @@ class CompactConvnet(nn.Module):
     bn_momentum: float = 0.99
     input_norm: str = "none"  # none | frequency (per-bin standardisation, no trainable parameters)
     global_pool: str = "max"  # max | mean_max: how the map left after the last block becomes a vector
+    activation: str = "elu"  # elu | relu (Choi's auralisation net, thesis §7.2: ReLU, no batch norm)
+    batch_norm: bool = True
+    hidden_units: int = 0  # > 0: a hidden dense layer (with `activation`) before the output, as in §7.2's net
 
     def widths(self) -> tuple[int, ...]:
         """Channels of each block."""
@@ -79,6 +82,9 @@ class CompactConvnet(nn.Module):
                              blocks=range(self.num_blocks))
         k = (self.kernel_size, self.kernel_size)
         for width, fp, tp in zip(widths, freq_pools, self.time_pools):
-            x = layers.ConvBlock(width, k, (fp, tp), dropout=self.dropout, bn_momentum=self.bn_momentum)(x, train)
+            x = layers.ConvBlock(width, k, (fp, tp), dropout=self.dropout, bn_momentum=self.bn_momentum,
+                                 activation=self.activation, batch_norm=self.batch_norm)(x, train)
         x = layers.global_pool(x, self.global_pool, (1, 2), owner)  # identity at the thesis's input size
+        if self.hidden_units > 0:
+            x = layers.ACTIVATIONS[self.activation](nn.Dense(self.hidden_units)(x))
         return nn.Dense(self.num_outputs)(x)

@@ -35,10 +35,15 @@ def same_padding(kernel: Sequence[int]) -> tuple[tuple[int, int], ...]:
     return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel)
 
 
+ACTIVATIONS = {"elu": nn.elu, "relu": nn.relu}
+
+
 class ConvBlock(nn.Module):
     """Conv → batch norm → ELU → max-pool → dropout, on `(batch, freq, time, channels)` (Choi's
     `get_convBNeluMPdrop`). `padding` per axis: 'same' everywhere unless given (k2c1's full-height first kernel
-    is 'valid' in frequency). Pools larger than the map are clipped, so a short input never pools to zero."""
+    is 'valid' in frequency). Pools larger than the map are clipped, so a short input never pools to zero.
+    `activation="relu"`, `batch_norm=False`: the plain conv → ReLU → max-pool block of Choi's auralisation net
+    (thesis §7.2), whose deconvolution needs ReLUs and no normalisation."""
 
     features: int
     kernel: tuple[int, int]
@@ -46,16 +51,21 @@ class ConvBlock(nn.Module):
     padding: tuple[tuple[int, int], ...] | None = None
     dropout: float = 0.0
     bn_momentum: float = 0.99
+    activation: str = "elu"
+    batch_norm: bool = True
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
         x = nn.Conv(self.features, self.kernel, padding=self.padding or same_padding(self.kernel),
                     kernel_init=nn.initializers.he_normal(), conv_general_dilated=conv_general_dilated)(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3)(x)
+        if self.batch_norm:
+            x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3)(x)
+        if self.activation not in ACTIVATIONS:
+            raise UserError(f"ConvBlock: unknown activation '{self.activation}'; valid: {', '.join(ACTIVATIONS)}")
         pool = (min(self.pool[0], x.shape[1]), min(self.pool[1], x.shape[2]))
-        # ELU is increasing, so max-pool(ELU(x)) = ELU(max-pool(x)) exactly: pooling first applies ELU (and its
+        # ELU and ReLU are increasing, so max-pool(f(x)) = f(max-pool(x)) exactly: pooling first applies f (and its
         # gradient) to a map `pool` times smaller.
-        x = nn.elu(max_pool(x, pool))
+        x = ACTIVATIONS[self.activation](max_pool(x, pool))
         if self.dropout > 0:
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return x

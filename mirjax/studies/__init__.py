@@ -5,4 +5,6 @@
     mirjax study raw_audio --out DIR              (Dieleman Ch. 5)
     mirjax study kmeans --quick --out DIR         (Dieleman Ch. 3)
     mirjax study transfer --source scorebank --out DIR   (Choi Ch. 6)
+    mirjax study kcnn --setting quick --out DIR          (Zhang et al., KCNN)
+    mirjax study convdbn --quick --out DIR               (Dieleman Ch. 2)
 """

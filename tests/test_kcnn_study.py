@@ -1,0 +1,53 @@
+"""The KCNN study's bookkeeping: seeded whole-group subsets, group-aware folds, and the table's averaging (mean
+over folds per seed, then mean ± sd over seeds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mirjax.studies.kcnn import data, run
+
+
+def test_subset_keeps_whole_groups_and_balances_classes():
+    labels = np.repeat([0, 0, 1, 1, 2, 2] * 5, 2)  # 30 groups of 2 items, 3 classes
+    groups = np.repeat(np.arange(30), 2)
+    idx = data.subset(labels, groups, 12, seed=0)
+    assert len(idx) == 12 and np.all(np.diff(idx) > 0)
+    for g in np.unique(groups[idx]):  # whole groups only
+        assert np.sum(groups[idx] == g) == 2
+    np.testing.assert_array_equal(np.bincount(labels[idx]), [4, 4, 4])
+    assert not np.array_equal(idx, data.subset(labels, groups, 12, seed=1))  # seeded
+    np.testing.assert_array_equal(data.subset(labels, groups, 0, 0), np.arange(60))
+
+
+def test_folds_never_split_a_group():
+    c = run.study_config("tiny", "scorebank_tiny", {"dataset.use_folds": 0})
+    items = data.Items(np.repeat(np.arange(3), 6), np.repeat(np.arange(9), 2), np.asarray(["train"] * 18),
+                       ["a", "b", "c"], {})
+    folds = data.folds(items, c)
+    assert len(folds) == c.dataset.folds
+    tested = np.concatenate([te for _, te in folds])
+    np.testing.assert_array_equal(np.sort(tested), np.arange(18))
+    for tr, te in folds:
+        assert not set(items.groups[tr]) & set(items.groups[te])
+
+
+def test_aggregate_means_folds_then_seeds():
+    def cell(seed, acc):
+        return {"seed": seed, "scores": {"KCNN (k = 5)": {"accuracy": acc}}}
+
+    cells = {"mel": [cell(0, 0.2), cell(0, 0.4), cell(1, 0.5), cell(1, 0.7)]}
+    table = run.aggregate(cells)
+    mean, sd, n = table["KCNN (k = 5)"]["mel"]
+    assert n == 2 and mean == pytest.approx(45.0) and sd == pytest.approx(np.std([30.0, 60.0], ddof=1))
+    assert "mel" not in table["SC + SVM"]
+    md = run.markdown(table, ["mel"], "t")
+    assert "| KCNN (k = 5) | 45.0 ± 21.2 |" in md and "| Sparse coding + SVM | – |" in md
+
+
+def test_unknown_feature_column_is_one_line():
+    from mirjax.errors import UserError
+
+    with pytest.raises(UserError, match="unknown feature column"):
+        run.parse_columns("mel,mfcc")
