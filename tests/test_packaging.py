@@ -28,7 +28,7 @@ def test_metadata_names_the_command_plugins_and_licence():
     from mirjax.registry import BUILTIN_PLUGINS
     plugins = PROJECT["entry-points"]["mirjax.plugins"]
     assert sorted(plugins.values()) == sorted(BUILTIN_PLUGINS)
-    assert {"recommendation": "mirjax.recommendation.plugin", "galaxy": "mirjax.galaxy_plugin"}.items() <= plugins.items()
+    assert plugins["recommendation"] == "mirjax.recommendation.plugin" and plugins["galaxy"] == "mirjax.galaxy_plugin"
     assert "tensorboard" in {r.name for r in DEPENDENCIES}  # the README's `tensorboard --logdir workdirs`
 
 
