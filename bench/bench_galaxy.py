@@ -1,5 +1,6 @@
 """Galaxy convnet throughput (Dieleman thesis, App. A): the jitted train step (augmentation warp, 16 viewpoints,
-42M-parameter network, Nesterov SGD) and 60-view test-time inference, in images per second.
+network, optimizer update; `--size full`: the thesis's 42M parameters and Nesterov SGD) and 60-view test-time
+inference, in images per second.
 
     .venv/bin/python bench/bench_galaxy.py [--batch 16] [--tta-batch 2] [--repeats 3] [--variant best] [--size full]
 
@@ -47,7 +48,8 @@ def main() -> None:
     ap.add_argument("--tta-batch", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--variant", default="best")
-    ap.add_argument("--size", default="full", help="configs/dieleman_galaxy.py SIZE: full (42M parameters) | cpu")
+    ap.add_argument("--size", default="full",
+                    help="configs/dieleman_galaxy.py SIZE: full (42M parameters, Nesterov SGD) | cpu (1.2M, Adam)")
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     device = f"{jax.devices()[0].platform}: {cpu_name() if jax.devices()[0].platform == 'cpu' else jax.devices()[0]}"

@@ -4,14 +4,16 @@ numpy construction (corner patches turned with np.rot90)."""
 
 from __future__ import annotations
 
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mirjax import galaxy_tree
+from mirjax import config as config_lib, galaxy_tree
 from mirjax.models import create_model
-from mirjax.models.galaxy import output_constraints, viewpoints
+from mirjax.models.galaxy import Dense, UntiedConv, output_constraints, viewpoints
 
 
 def _param_counts(**kwargs):
@@ -123,3 +125,48 @@ def test_warmup_clips_then_constrains_and_inference_returns_the_views():
     views = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
     assert views.shape == (2, 8 * 37)
     assert float(views.min()) >= 0 and float(views.max()) <= 1
+
+
+def test_he_initialisation_matches_the_closed_form():
+    """std = 0 in the config means He's N(0, 2 / fan_in) (the `cpu` size); fan_in = kernel² × input channels."""
+    conv = UntiedConv(features=64, kernel=5, std=0.0, bias=0.1).init(jax.random.PRNGKey(0), jnp.zeros((1, 9, 9, 16)))
+    w = np.asarray(conv["params"]["conv"]["kernel"])
+    np.testing.assert_allclose(w.std(), np.sqrt(2 / (5 * 5 * 16)), rtol=0.05)
+    np.testing.assert_array_equal(np.asarray(conv["params"]["bias"]), np.full((5, 5, 64), 0.1, np.float32))
+    dense = Dense(features=256, std=0.0, bias=0.01).init(jax.random.PRNGKey(1), jnp.zeros((1, 512)))
+    np.testing.assert_allclose(np.asarray(dense["params"]["kernel"]).std(), np.sqrt(2 / 512), rtol=0.05)
+    fixed = Dense(features=256, std=0.001, bias=0.01).init(jax.random.PRNGKey(1), jnp.zeros((1, 512)))
+    np.testing.assert_allclose(np.asarray(fixed["params"]["kernel"]).std(), 0.001, rtol=0.05)
+
+
+def test_cpu_size_initialisation_lets_the_image_reach_the_outputs():
+    """The scaled-down network with Table A.2's small weights (std 0.01/0.001 under 0.1 biases) gives every image
+    the same outputs to ~1e-6, so a short run only learns the mean answers (what the first `cpu` runs did); with
+    He's scale (std = sqrt(2 / fan_in), the `cpu` size's initialisation) the image reaches the outputs."""
+    cfg = config_lib.load_config(str(pathlib.Path(__file__).resolve().parent.parent / "configs/dieleman_galaxy.py")
+                                 + ":best,cpu")
+    assert tuple(cfg.model.conv_std) == (0.0,) and tuple(cfg.model.dense_std) == (0.0,)  # He
+    model = create_model("galaxy_convnet", 37, **{**config_lib.section_kwargs(cfg.model), "constraints": False})
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.random((4, 424, 424, 3)) * np.array([0.05, 0.2, 0.5, 1.0])[:, None, None, None], jnp.float32)
+    # weights drawn here from the shapes (compiling `init` of the whole network takes ~30 s on CPU)
+    shapes = jax.eval_shape(lambda: model.init({"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)},
+                                               x[:1], train=False))
+    table_a2 = {"conv1": 0.01, "conv2": 0.01, "conv3": 0.01, "conv4": 0.1, "dense1": 0.001, "dense2": 0.001,
+                "out": cfg.model.get("out_std", 0.01)}
+    apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    spread = {}
+    for name in ("he", "table_a2"):
+        params = {}
+        for layer, p in shapes["params"].items():
+            kernel = [a for path, a in jax.tree_util.tree_leaves_with_path(p) if path[-1].key == "kernel"][0]
+            fan_in = int(np.prod(kernel.shape[:-1]))
+            std = table_a2[layer] if name == "table_a2" or layer == "out" else np.sqrt(2 / fan_in)
+            bias = 0.1 if layer.startswith("conv") or layer == "out" else 0.01  # Table A.2's biases
+            params[layer] = jax.tree_util.tree_map_with_path(
+                lambda path, a, std=std, bias=bias: jnp.asarray(
+                    rng.normal(0, std, a.shape) if path[-1].key == "kernel" else np.full(a.shape, bias), jnp.float32),
+                p)
+        variables = {"params": params, "batch_stats": {"examples_seen": jnp.zeros((), jnp.int32)}}
+        spread[name] = float(np.asarray(apply(variables, x)).std(0).mean())  # across images
+    assert spread["table_a2"] < 1e-4 < 1e-2 < spread["he"], spread

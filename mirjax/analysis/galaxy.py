@@ -93,8 +93,9 @@ def plot_accuracy_vs_agreement(curves: dict[str, dict], path: str, title: str = 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for q, c in curves.items():
-        ax.plot(np.arange(1, len(c["accuracy"]) + 1), c["accuracy"], marker="o", ms=3, label=f"{q} (n={c['n']})")
+    for i, (q, c) in enumerate(curves.items()):  # 11 questions, 10 default colours: dashed after the tenth
+        ax.plot(np.arange(1, len(c["accuracy"]) + 1), c["accuracy"], marker="o", ms=3, ls="-" if i < 10 else "--",
+                label=f"{q} (n={c['n']})")
     ax.set_xlabel("agreement bin (1 = highest)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)

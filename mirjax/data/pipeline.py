@@ -73,8 +73,12 @@ def get_builder(cfg: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
 
 
 def check_split(builder: tfds.core.DatasetBuilder, name: str, split: str) -> None:
-    if split not in builder.info.splits:
-        raise UserError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)}")
+    """`split` is a split's name or a TFDS slice of one (`test[:500]`, `validation[:10%]`)."""
+    try:
+        builder.info.splits[split]
+    except (KeyError, ValueError):
+        raise UserError(f"dataset '{name}' has no split '{split}'; splits: {', '.join(builder.info.splits)} "
+                        "(or a slice such as test[:500])") from None
 
 
 def feature_label_names(cfg: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
