@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax import galaxy_tree
-from mirjax.data import default_data_dir, galaxies_render as render
+from mirjax.data import galaxies_render as render
+from mirjax.data.cached import CachedBuilder
 
 SPLITS = ("train", "validation", "test")
 
@@ -64,16 +65,11 @@ def _workers(cfg: GalaxiesConfig) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Galaxies(tfds.core.GeneratorBasedBuilder, skip_registration=__name__ != "mirjax.data.galaxies"):
+class Galaxies(CachedBuilder, skip_registration=__name__ != "mirjax.data.galaxies"):
     """GalSim-rendered galaxies with simulated Galaxy Zoo 2 answers (see module docstring)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = [DEFAULT, TINY]
     DEFAULT_CONFIG_NAME = "default"
-
-    def __init__(self, *, data_dir=None, **kwargs):
-        super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config

@@ -51,6 +51,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mirjax.data import default_data_dir, scorebank
+from mirjax.data.cached import CachedBuilder
 from mirjax.errors import UserError
 
 log = logging.getLogger("mirjax")
@@ -384,17 +385,12 @@ DEFAULT = ListeningConfig(
     description="10,000 users over scorebank/default's ~2,900 clips (density about 2 %).")
 
 
-class ScorebankListening(tfds.core.GeneratorBasedBuilder):
+class ScorebankListening(CachedBuilder):
     """Simulated play counts over scorebank clips (see module docstring)."""
 
     name = NAME
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = [DEFAULT, TINY]
     DEFAULT_CONFIG_NAME = "default"
-
-    def __init__(self, *, data_dir=None, **kwargs):
-        super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir
 from mirjax.data.audio import AudioError, load_audio
+from mirjax.data.cached import CachedBuilder
 from mirjax.data.scorebank import Int16Audio
 
 log = logging.getLogger("mirjax")
@@ -233,14 +233,8 @@ def summary_lines(builder) -> list[str]:
             for split in builder.info.splits]
 
 
-class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class ManualBuilder(CachedBuilder, skip_registration=True):
     """What every real-data builder shares: version 1.0.0 and the mirjax cache as the default data dir."""
-
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
-
-    def __init__(self, *, data_dir=None, **kwargs):
-        super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
 
 def whole_clip_audio(sample_rate: int, doc: str):

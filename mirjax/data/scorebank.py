@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mirjax.data import default_data_dir, scorebank_render as render
+from mirjax.data import scorebank_render as render
+from mirjax.data.cached import CachedBuilder
 
 TAG_NAMES = render.TAG_NAMES
 TAG_CATEGORIES = dict(render.TAG_CATEGORIES)
@@ -101,7 +102,7 @@ class Int16Audio(tfds.features.Audio):
         return super().encode_example(audio_or_path_or_fobj)
 
 
-class Scorebank(tfds.core.GeneratorBasedBuilder,
+class Scorebank(CachedBuilder,
                 # Only the canonical module registers the name: `python -m mirjax.data.scorebank`
                 # runs this file a second time as __main__ (and spawned workers as __mp_main__).
                 skip_registration=__name__ != "mirjax.data.scorebank"):
@@ -113,10 +114,6 @@ class Scorebank(tfds.core.GeneratorBasedBuilder,
                               "from the same renders; every 1.0.0 feature is unchanged."}
     BUILDER_CONFIGS = [DEFAULT, TINY]
     DEFAULT_CONFIG_NAME = "default"
-
-    def __init__(self, *, data_dir=None, **kwargs):
-        # Default to mirjax's cache (outside the repository) rather than ~/tensorflow_datasets.
-        super().__init__(data_dir=data_dir or default_data_dir(), **kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         cfg = self.builder_config
