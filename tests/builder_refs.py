@@ -27,13 +27,27 @@ class _Records(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def build(builder, manual_dir):
-    """download_and_prepare with `manual_dir`; returns ({split: [examples]}, warning lines)."""
+def prepare(builder, manual_dir=None) -> list[str]:
+    """download_and_prepare (manual dir optional); returns the warning lines mirjax logged meanwhile."""
     tf.config.set_visible_devices([], "GPU")
     rec = _Records()
     logging.getLogger("mirjax").addHandler(rec)
     try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+            manual_dir=str(manual_dir) if manual_dir else None))
     finally:
         logging.getLogger("mirjax").removeHandler(rec)
-    return {s: list(tfds.as_numpy(builder.as_dataset(split=s))) for s in SPLITS}, rec.lines
+    return rec.lines
+
+
+def build(builder, manual_dir):
+    """download_and_prepare with `manual_dir`; returns ({split: [examples]}, warning lines)."""
+    lines = prepare(builder, manual_dir)
+    return {s: list(tfds.as_numpy(builder.as_dataset(split=s))) for s in SPLITS}, lines
+
+
+def build_train(builder, manual_dir=None):
+    """For a builder with one split, `train`: download_and_prepare; returns ([train examples], warning lines)."""
+    lines = prepare(builder, manual_dir)
+    assert list(builder.info.splits) == ["train"]
+    return list(tfds.as_numpy(builder.as_dataset(split="train"))), lines

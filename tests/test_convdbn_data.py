@@ -1,13 +1,12 @@
 """Beat-aligned chroma/timbre (Dieleman thesis Ch. 2 §2.2.2): beat averaging against a direct loop, and the
 `msd_echonest` builder on fake MSD track files with the real HDF5 layout (incl. a broken file and duplicates)."""
 
-import logging
 
 import h5py
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
+from builder_refs import build_train
 from mirjax.data import beat_features, manual, msd_echonest
 
 
@@ -42,26 +41,6 @@ def test_subdivide_splits_beats_evenly():
 
 
 # --- msd_echonest on fake track files ------------------------------------------------------------------------
-
-class _Warnings(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-def build(builder, manual_dir):
-    """download_and_prepare from `manual_dir`; returns (the `train` examples, the warning lines)."""
-    rec = _Warnings()
-    logging.getLogger("mirjax").addHandler(rec)
-    try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-    finally:
-        logging.getLogger("mirjax").removeHandler(rec)
-    return list(tfds.as_numpy(builder.as_dataset(split="train"))), rec.lines
-
 
 def write_track(path, track_id, artist, key, n_seg, n_beats, rng):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +86,7 @@ def msd_fake(tmp_path_factory):
 def test_msd_echonest_reads_beats_keys_artists_skipping_broken_and_duplicate_files(msd_fake, tmp_path):
     root, expected, duplicate = msd_fake
     builder = msd_echonest.MsdEchonest(data_dir=str(tmp_path))
-    examples, warnings = build(builder, root)
+    examples, warnings = build_train(builder, root)
     got = {ex["track_id"].decode(): ex for ex in examples}
     assert set(got) == set(expected) - {duplicate}
     for tid, ex in got.items():
@@ -125,7 +104,7 @@ def test_msd_echonest_without_track_folder_is_one_line(tmp_path):
     (tmp_path / "manual" / "readme.txt").write_text("x")
     builder = msd_echonest.MsdEchonest(data_dir=str(tmp_path / "tfds"))
     with pytest.raises(manual.ManualDataError, match=r"msd_echonest: track folder not found") as e:
-        build(builder, tmp_path / "manual")
+        build_train(builder, tmp_path / "manual")
     assert "\n" not in str(e.value)
 
 

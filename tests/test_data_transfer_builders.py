@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import os
 import stat
 import tarfile
@@ -19,10 +18,9 @@ import zipfile
 import numpy as np
 import pytest
 import soundfile as sf
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from builder_refs import peak_hz
+from builder_refs import build_train as _build, peak_hz
 from mirjax.data import (
     ballroom,
     emomusic,
@@ -61,29 +59,6 @@ def _write(path, pieces, sr=SR, channels=1, **kw):
     fmt = {".mp3": "MP3", ".ogg": "OGG", ".opus": "OGG", ".wav": "WAV"}[ext]
     sub = kw.pop("subtype", {".ogg": "VORBIS", ".opus": "OPUS"}.get(ext))
     sf.write(path, _tone(pieces, sr, channels), sr, format=fmt, subtype=sub, **kw)
-
-
-class _Warnings(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-def _build(builder, manual_dir=None):
-    """download_and_prepare (manual dir optional); returns ([train examples], warning lines)."""
-    tf.config.set_visible_devices([], "GPU")
-    rec = _Warnings()
-    logging.getLogger("mirjax").addHandler(rec)
-    try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-            manual_dir=str(manual_dir) if manual_dir else None))
-    finally:
-        logging.getLogger("mirjax").removeHandler(rec)
-    assert list(builder.info.splits) == ["train"]
-    return list(tfds.as_numpy(builder.as_dataset(split="train"))), rec.lines
 
 
 def _by_id(examples):

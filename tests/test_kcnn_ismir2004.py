@@ -3,7 +3,6 @@ parts, genre / artist / album folders), a corrupt file (reported and skipped) an
 
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
@@ -11,22 +10,11 @@ import pytest
 import soundfile as sf
 import tensorflow_datasets as tfds
 
-from builder_refs import _Records, peak_hz
+from builder_refs import peak_hz, prepare as _build
 from mirjax.data import ismir2004, manual
 
 SR = ismir2004.SAMPLE_RATE  # written at the builder's rate: no resampling (and no numba compilation) in the test
 CORRUPT = b"this is not audio " * 64
-
-
-def _build(builder, manual_dir):
-    """download_and_prepare from `manual_dir`; returns the warning lines (builder_refs.build reads 3 splits)."""
-    rec = _Records()
-    logging.getLogger("mirjax").addHandler(rec)
-    try:
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-    finally:
-        logging.getLogger("mirjax").removeHandler(rec)
-    return rec.lines
 
 
 def _tone(path, hz, seconds=0.3):

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mirjax.analysis.label_noise import read_reannotation
+from mirjax.analysis.tags import load_report
 from mirjax.errors import UserError
 from mirjax.evaluation.metrics import roc_auc_per_tag
 from mirjax.evaluation.plots import save_figure
@@ -145,27 +146,13 @@ def plot_tagability(per_tag: Mapping[str, Mapping], tagability: Mapping, popular
     return save_figure(fig, path)
 
 
-def _report(workdir: str) -> dict:
-    path = os.path.join(workdir, "report.json")
-    if not os.path.isfile(path):
-        raise UserError(f"no report.json in {workdir} (run eval.py on it first)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            rep = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
-    if "roc_auc_per_tag" not in rep:
-        raise UserError(f"{path} has no 'roc_auc_per_tag' (not a tagging report?)")
-    return rep
-
-
 def run(args) -> dict:
     """`mirjax analyze reliability`'s work."""
     workdirs = [os.path.normpath(w) for w in args.workdir]
     names = [n.strip() for n in args.names.split(",")] if args.names else [os.path.basename(w) for w in workdirs]
     if len(names) != len(workdirs):
         raise UserError(f"--names needs {len(workdirs)} names, got '{args.names}'")
-    reports = [_report(w) for w in workdirs]
+    reports = [load_report(w, ("roc_auc_per_tag",)) for w in workdirs]
     all_tags = list(reports[0]["roc_auc_per_tag"])
     rows = read_reannotation(args.reannotation) if args.reannotation else None
     if args.tags:

@@ -330,7 +330,8 @@ def plot_popularity_vs_auc(per_tag_auc: Mapping, popularity: Mapping, path, cate
 
 # ---------------------------------------------------------------- `mirjax analyze tags`
 
-def _load_report(workdir: str) -> dict:
+def load_report(workdir: str, keys: tuple[str, ...] = ("roc_auc_per_tag", "split")) -> dict:
+    """An evaluated workdir's report.json, which must hold `keys`; a missing or unreadable one is one line."""
     path = os.path.join(workdir, "report.json")
     if not os.path.isfile(path):
         raise UserError(f"no report.json in {workdir} (run eval.py on it first)")
@@ -339,7 +340,7 @@ def _load_report(workdir: str) -> dict:
             rep = json.load(f)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
-    for key in ("roc_auc_per_tag", "split"):
+    for key in keys:
         if key not in rep:
             raise UserError(f"{path} has no '{key}' (not a tagging report?)")
     return rep
@@ -421,7 +422,7 @@ def run(args) -> dict:
         names = [os.path.basename(os.path.abspath(w)) or "model" for w in workdirs]
         if len(set(names)) != len(names):
             names = [f"{n}_{i}" for i, n in enumerate(names)]
-    reports = [_load_report(w) for w in workdirs]
+    reports = [load_report(w) for w in workdirs]
     key = f"{args.metric}_auc_per_tag"
     per_tag = {}
     for n, w, r in zip(names, workdirs, reports):
