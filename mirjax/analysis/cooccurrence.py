@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mirjax.analysis.tags import multi_hot
 from mirjax.errors import UserError
 from mirjax.evaluation.plots import save_figure
 from mirjax.evaluation.report import write_report
@@ -28,19 +29,10 @@ from mirjax.evaluation.report import write_report
 __all__ = ["nco_matrix", "symmetric_nco", "select_tags", "plot_nco", "load_labels", "run", "summary"]
 
 
-def _check_labels(labels) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise UserError(f"labels must be (items, tags), got shape {labels.shape}")
-    if labels.size and not np.isin(labels, (0, 1)).all():
-        raise UserError("labels must contain only 0/1 (or bool) values")
-    return labels.astype(bool)
-
-
 def nco_matrix(labels) -> np.ndarray:
     """Eq. 3.1 of a `(items, tags)` 0/1 matrix: `(tags, tags)` float64, C[i, j] = #(i and j) / #i (1 on the
     diagonal of tags with positives, NaN rows for tags without)."""
-    y = _check_labels(labels).astype(np.int64)
+    y = multi_hot(labels, rows="items").astype(np.int64)
     both = y.T @ y  # (tags, tags): #(y_i ∧ y_j)
     counts = np.diag(both).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,7 +97,7 @@ def load_labels(args, config=None) -> tuple[np.ndarray, list[str], str]:
                 tags = [line.strip() for line in f if line.strip()]
         except OSError as e:
             raise UserError(f"cannot read {args.tag_names}: {e.strerror}") from None
-        labels = _check_labels(labels)
+        labels = multi_hot(labels, rows="items")
         if labels.shape[1] != len(tags):
             raise UserError(f"{args.labels} has {labels.shape[1]} columns but {args.tag_names} names {len(tags)} tags")
         return labels, tags, args.labels

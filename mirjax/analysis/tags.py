@@ -66,14 +66,19 @@ def _clean(per_tag: Mapping) -> dict[str, float]:
     return {str(k): (float(v) if v is not None else math.nan) for k, v in per_tag.items()}
 
 
-def tag_popularity(labels) -> np.ndarray:
-    """Positives per tag (int64, one per column) of a ``(clips, tags)`` 0/1 or bool matrix."""
+def multi_hot(labels, rows: str = "clips") -> np.ndarray:
+    """A ``(rows, tags)`` 0/1 or bool label matrix as bool; anything else is one line."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise UserError(f"labels must be (clips, tags), got shape {labels.shape}")
+        raise UserError(f"labels must be ({rows}, tags), got shape {labels.shape}")
     if labels.size and not np.isin(labels, (0, 1)).all():
         raise UserError("labels must contain only 0/1 (or bool) values")
-    return labels.astype(bool).sum(axis=0).astype(np.int64)
+    return labels.astype(bool)
+
+
+def tag_popularity(labels) -> np.ndarray:
+    """Positives per tag (int64, one per column) of a ``(clips, tags)`` 0/1 or bool matrix."""
+    return multi_hot(labels).sum(axis=0).astype(np.int64)
 
 
 def category_summary(per_tag_auc: Mapping, categories: Mapping) -> dict[str, dict]:

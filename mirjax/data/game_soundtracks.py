@@ -434,5 +434,5 @@ class GameSoundtracks(manual.ManualBuilder):
                 i = f"{e['track']}@{k * cfg.clip_seconds:g}s"
                 yield i, {"audio": audio, "label": e["package"], "id": i, "group": e["track"]}
 
-        decoded = ((e, *r) for e, r in targets.ordered_map(job, entries, cfg.num_workers))
+        decoded = ((e, *r) for e, r in manual.ordered_map(job, entries, cfg.num_workers))
         yield from targets.generate(entries, decoded, self._skips, self.info.metadata, examples_of)

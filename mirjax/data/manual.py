@@ -106,6 +106,29 @@ def resolve_workers(num_workers: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def ordered_map(job: Callable, items: Sequence, num_workers: int) -> Iterator[tuple]:
+    """Yields `(item, job(item))` in input order, with at most 2 × workers jobs in flight (bounded memory).
+    `job` must not raise (it returns its error)."""
+    workers = resolve_workers(num_workers)
+    if workers == 1:
+        for item in items:
+            yield item, job(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: collections.deque = collections.deque()
+        it = iter(items)
+        for item in it:
+            pending.append((item, pool.submit(job, item)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            item, fut = pending.popleft()
+            for nxt in it:  # refill one slot before blocking on the oldest
+                pending.append((nxt, pool.submit(job, nxt)))
+                break
+            yield item, fut.result()
+
+
 def decode_in_order(items: Sequence, path_of: Callable, sample_rate: int,
                     num_workers: int) -> Iterator[tuple]:
     """Yields `(item, audio_or_None, reason_or_None)` for each item, in input order.
@@ -113,8 +136,6 @@ def decode_in_order(items: Sequence, path_of: Callable, sample_rate: int,
     Decoding runs in a thread pool (libsndfile, mpg123 and soxr release the GIL) with at most
     2 × workers files in flight, so memory stays bounded whatever the corpus size.
     """
-    workers = resolve_workers(num_workers)
-
     def job(item):
         try:
             return decode_int16(path_of(item), sample_rate), None
@@ -123,24 +144,8 @@ def decode_in_order(items: Sequence, path_of: Callable, sample_rate: int,
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a build
             return None, f"{type(exc).__name__}: {exc}"
 
-    if workers == 1:
-        for item in items:
-            yield (item, *job(item))
-        return
-    window = 2 * workers
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: collections.deque = collections.deque()
-        it = iter(items)
-        for item in it:
-            pending.append((item, pool.submit(job, item)))
-            if len(pending) >= window:
-                break
-        while pending:
-            item, fut = pending.popleft()
-            for nxt in it:  # refill one slot before blocking on the oldest
-                pending.append((nxt, pool.submit(job, nxt)))
-                break
-            yield (item, *fut.result())
+    for item, (audio, reason) in ordered_map(job, items, num_workers):
+        yield item, audio, reason
 
 
 class SkipLog:

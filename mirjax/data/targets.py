@@ -18,8 +18,6 @@ counted in `info.metadata` as in the other manual builders (`manual.SkipLog`).
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import dataclasses
 import hashlib
 import logging
@@ -103,29 +101,6 @@ def audio_files(folder: str, exts: Sequence[str]) -> list[str]:
         return []
     return sorted(n for n in names if not n.startswith(".") and os.path.splitext(n)[1].lower() in exts
                   and os.path.isfile(os.path.join(folder, n)))
-
-
-def ordered_map(job: Callable, items: Sequence, num_workers: int) -> Iterator[tuple]:
-    """Yields `(item, job(item))` in input order, with at most 2 × workers jobs in flight (bounded memory).
-    `job` must not raise (it returns its error)."""
-    workers = manual.resolve_workers(num_workers)
-    if workers == 1:
-        for item in items:
-            yield item, job(item)
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: collections.deque = collections.deque()
-        it = iter(items)
-        for item in it:
-            pending.append((item, pool.submit(job, item)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            item, fut = pending.popleft()
-            for nxt in it:  # refill one slot before blocking on the oldest
-                pending.append((nxt, pool.submit(job, nxt)))
-                break
-            yield item, fut.result()
 
 
 def generate(entries: Sequence[dict], decoded: Iterable[tuple], skips: FileSkipLog, metadata,

@@ -30,6 +30,8 @@ class Split:
 
 
 def to_float(audio: np.ndarray) -> np.ndarray:
+    """int16 (or float) audio, (samples,) or (samples, channels) → mono float32 in [-1, 1), non-finite → 0."""
+    audio = np.asarray(audio)
     if np.issubdtype(audio.dtype, np.integer):
         audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
     audio = np.asarray(audio, np.float32)

@@ -21,7 +21,8 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from mirjax.errors import UserError
 from mirjax.features import audio_words as aw
-from mirjax.studies.transfer.targets import prepared_builder, to_float
+from mirjax.features.data import to_float
+from mirjax.studies.transfer.targets import prepared_builder
 
 log = logging.getLogger("mirjax")
 

@@ -33,6 +33,7 @@ import tensorflow_datasets as tfds
 
 from mirjax.data import default_data_dir
 from mirjax.errors import UserError
+from mirjax.features.data import to_float
 
 log = logging.getLogger("mirjax")
 
@@ -145,16 +146,6 @@ def _scalar_features(builder) -> dict[str, object]:
 def _examples(builder) -> Iterator[dict]:
     for split in sorted(builder.info.splits):
         yield from tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))
-
-
-def to_float(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio)
-    if np.issubdtype(audio.dtype, np.integer):
-        audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
-    audio = np.asarray(audio, np.float32)
-    if audio.ndim == 2:  # (samples, channels) → mono
-        audio = audio.mean(axis=-1)
-    return np.where(np.isfinite(audio), audio, 0.0).astype(np.float32)
 
 
 def load(builder, max_items: int = 0) -> tuple[Dataset, Iterator[np.ndarray]]:
