@@ -16,7 +16,7 @@ features, C ∈ {1, 10, 100}, γ ∈ {0.3, 1, 3}/dims, chosen by 3-fold inner CV
 
 Arg: `[SETTING][,DATASET]`.
   SETTING  paper (10 folds × 10 seeds, 30 epochs) | quick (the 2-core CPU run reported in docs/results.md:
-           2 of 3 folds, 2 seeds, 360 items, 12 epochs of batch 4) | tiny (smoke tests)
+           3 group-aware folds × 10 seeds, 360 items, 12 epochs of batch 4) | tiny (smoke tests)
   DATASET  scorebank (scorebank/default styles, folds by work) | gtzan (gtzan_genres, 10-fold stratified) |
            ismir2004 (ismir2004_genre/30s: training trains, development tests) | scorebank_tiny
 """
@@ -41,7 +41,7 @@ def get_config(arg: str | None = None):
     c.dataset.update(DATASETS[choice("dataset", arg.dataset, DATASETS)])
     setting = choice("setting", arg.setting, SETTINGS)
     if setting == "quick":
-        c.dataset.update(dict(max_items=360, folds=3, use_folds=2, seeds=2))
+        c.dataset.update(dict(max_items=360, folds=3, use_folds=0, seeds=10))
         c.train.update(dict(epochs=12, batch_size=4))
         c.baselines.update(dict(max_samples=5000, ae_epochs=10, dbn_epochs=10, sc_iters=100))
     elif setting == "tiny":

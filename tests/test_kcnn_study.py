@@ -46,8 +46,36 @@ def test_aggregate_means_folds_then_seeds():
     assert "| KCNN (k = 5) | 45.0 ± 21.2 |" in md and "| Sparse coding + SVM | – |" in md
 
 
+def test_claims_are_paired_differences_over_seeds():
+    def cell(seed, full, ult):
+        return {"seed": seed, "scores": {"KCNN (k = 5)": {"accuracy": full}, "KCNN (k = 5) ULT": {"accuracy": ult}}}
+
+    # seed 0: mel +10, sfm +20 points → +15; seed 1: mel −10, sfm 0 → −5; seed 1 has two folds on mel (mean first)
+    cells = {"mel": [cell(0, 0.5, 0.4), cell(1, 0.3, 0.5), cell(1, 0.5, 0.5)], "sfm": [cell(0, 0.6, 0.4),
+                                                                                      cell(1, 0.2, 0.2)]}
+    got = run.claims(run.per_seed(cells), ["mel", "sfm"])
+    d = got["full_minus_ult"]
+    assert d["seeds"] == 2 and d["seeds_favouring"] == 1 and d["ties"] == 0
+    assert d["mean"] == pytest.approx(5.0) and d["sd"] == pytest.approx(np.std([15.0, -5.0], ddof=1))
+    assert d["per_column"] == pytest.approx({"mel": 0.0, "sfm": 10.0})
+    assert got["k5_minus_k1_svm"] is None and got["paper_gtzan"]["full_minus_ult"] == pytest.approx(7.675)
+    assert "| KCNN (k = 5) − ULT | +5.0 ± 14.1 | 1 of 2 | +7.7 | +5.7 |" in run.claims_markdown(got)
+
+
 def test_unknown_feature_column_is_one_line():
     from mirjax.errors import UserError
 
     with pytest.raises(UserError, match="unknown feature column"):
         run.parse_columns("mel,mfcc")
+
+
+def test_an_out_takes_more_seeds_and_folds_but_refuses_another_config(tmp_path):
+    from mirjax.errors import UserError
+
+    c = run.study_config("tiny", "scorebank_tiny")
+    run._check_out(str(tmp_path), c)
+    more = run.study_config("tiny", "scorebank_tiny", {"dataset.seeds": 10, "dataset.use_folds": 0})
+    run._check_out(str(tmp_path), more)  # the same cells, more of them
+    other = run.study_config("tiny", "scorebank_tiny", {"train.epochs": 3})
+    with pytest.raises(UserError, match="another config.*train.epochs"):
+        run._check_out(str(tmp_path), other)

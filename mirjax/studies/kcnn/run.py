@@ -7,9 +7,10 @@ Per feature column and outer fold: the codebooks (one per feature type; PCA whit
 the fold's training items, every clip becomes a word sequence; per seed, three networks are trained (KCNN k = 5,
 its ULT variant, k = 1) and the three baselines learn their representations; the SVM rows classify the top hidden
 layer (KCNN, k = 1) or the max-pooled baseline codes. A cell (column, fold, seed) is saved in
-OUT/cells/COLUMN/foldF_seedS.json as soon as it is done; a rerun skips finished cells (resume after a stop) and
-refuses an OUT made with another config. A column's score is the mean over folds per seed, then mean ± sd over
-seeds (the paper: 10-fold CV averaged over 10 runs).
+OUT/cells/COLUMN/foldF_seedS.json as soon as it is done; a rerun skips finished cells (resume after a stop, or
+more seeds / folds added to an earlier run) and refuses an OUT made with another config. A column's score is the
+mean over folds per seed, then mean ± sd over seeds (the paper: 10-fold CV averaged over 10 runs); the paper's
+three claims are paired differences per seed (`claims`).
 """
 
 from __future__ import annotations
@@ -140,8 +141,15 @@ def run_cell(c, items: data.Items, fold: Fold, train_idx, test_idx, seed: int, k
     return {"scores": scores, "info": info}, (reps if keep_reps else {})
 
 
+# Keys that only choose which cells run: an OUT made with fewer seeds or folds is extended, not refused.
+CELL_SELECTORS = ("seeds", "use_folds")
+
+
 def _fingerprint(c) -> dict:
-    return json.loads(json.dumps(c.to_dict(), default=list))
+    fp = json.loads(json.dumps(c.to_dict(), default=list))
+    for key in CELL_SELECTORS:
+        fp["dataset"].pop(key, None)
+    return fp
 
 
 def _check_out(out: str, c) -> None:
@@ -150,6 +158,8 @@ def _check_out(out: str, c) -> None:
     if os.path.isfile(path):
         with open(path) as f:
             old = json.load(f)
+        for key in CELL_SELECTORS:  # written by earlier versions
+            old.get("dataset", {}).pop(key, None)
         if old != fp:
             diff = runner._first_difference(old, fp)
             raise UserError(f"{out} holds a study made with another config ({diff}); use a new --out")
@@ -159,21 +169,30 @@ def _check_out(out: str, c) -> None:
             json.dump(fp, f, indent=1)
 
 
+def per_seed(cells: dict[str, list[dict]], metric: str = "accuracy") -> dict:
+    """{column: [cell …]} → {row: {column: {seed: score %}}}, a seed's score being the mean over its folds."""
+    out: dict[str, dict] = {r: {} for r in ROWS}
+    for col, cs in cells.items():
+        for row in ROWS:
+            by_seed: dict[int, list] = {}
+            for cell in cs:
+                if row in cell["scores"]:
+                    by_seed.setdefault(cell["seed"], []).append(cell["scores"][row][metric])
+            if by_seed:
+                out[row][col] = {s: 100 * float(np.mean(v)) for s, v in sorted(by_seed.items())}
+    return out
+
+
+def _mean_sd(vals) -> tuple[float, float, int]:
+    vals = list(vals)
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, len(vals)
+
+
 def aggregate(cells: dict[str, list[dict]], metric: str = "accuracy") -> dict:
     """{column: [cell …]} → {row: {column: (mean, sd, n_seeds)}} in %: per seed the mean over its folds, then
     mean and sample sd over seeds."""
-    table: dict[str, dict] = {r: {} for r in ROWS}
-    for col, cs in cells.items():
-        for row in ROWS:
-            per_seed: dict[int, list] = {}
-            for cell in cs:
-                if row in cell["scores"]:
-                    per_seed.setdefault(cell["seed"], []).append(cell["scores"][row][metric])
-            vals = [100 * float(np.mean(v)) for v in per_seed.values()]
-            if vals:
-                table[row][col] = (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
-                                   len(vals))
-    return table
+    return {row: {col: _mean_sd(v.values()) for col, v in cols.items()}
+            for row, cols in per_seed(cells, metric).items()}
 
 
 def markdown(table: dict, columns: list[str], title: str) -> str:
@@ -197,16 +216,46 @@ def paper_markdown() -> str:
     return "\n".join(out)
 
 
-def claims(table: dict, columns: list[str]) -> dict:
-    """The paper's three claims as mean differences (points) over the columns run here."""
-    def diff(a, b):
-        d = [table[a][c][0] - table[b][c][0] for c in columns if c in table[a] and c in table[b]]
-        return float(np.mean(d)) if d else None
-    return {"full_minus_ult": diff("KCNN (k = 5)", "KCNN (k = 5) ULT"),
-            "k5_minus_k1_svm": diff("KCNN (k = 5) + SVM", "KCNN (k = 1) + SVM"),
-            "svm_minus_softmax": diff("KCNN (k = 5) + SVM", "KCNN (k = 5)"),
-            "paper_gtzan": {"full_minus_ult": 7.675, "k5_minus_k1_svm": 7.225, "svm_minus_softmax": 6.65},
-            "paper_ismir": {"full_minus_ult": 5.66, "k5_minus_k1_svm": 5.63, "svm_minus_softmax": 6.23}}
+CLAIMS = {"full_minus_ult": ("KCNN (k = 5)", "KCNN (k = 5) ULT"),
+          "k5_minus_k1_svm": ("KCNN (k = 5) + SVM", "KCNN (k = 1) + SVM"),
+          "svm_minus_softmax": ("KCNN (k = 5) + SVM", "KCNN (k = 5)")}
+# The same differences in Zhang et al.'s Tables 2 and 3 (means over MEL, SFM, SCF, ALL).
+PAPER_CLAIMS = {"paper_gtzan": {"full_minus_ult": 7.675, "k5_minus_k1_svm": 7.225, "svm_minus_softmax": 6.65},
+                "paper_ismir": {"full_minus_ult": 5.66, "k5_minus_k1_svm": 5.63, "svm_minus_softmax": 6.23}}
+
+
+def claims(scores: dict, columns: list[str]) -> dict:
+    """The paper's three claims as paired differences (points), from `per_seed` scores: per seed, the mean over
+    the columns of (a − b); then mean ± sd over the seeds, how many seeds favour a, and the per-column means."""
+    out: dict = {}
+    for name, (a, b) in CLAIMS.items():
+        cols = [c for c in columns if c in scores[a] and c in scores[b]]
+        seeds = sorted(set.intersection(*(set(scores[a][c]) & set(scores[b][c]) for c in cols))) if cols else []
+        if not seeds:
+            out[name] = None
+            continue
+        diffs = [float(np.mean([scores[a][c][s] - scores[b][c][s] for c in cols])) for s in seeds]
+        mean, sd, n = _mean_sd(diffs)
+        out[name] = {"mean": mean, "sd": sd, "seeds": n, "seeds_favouring": int(sum(d > 0 for d in diffs)),
+                     "ties": int(sum(d == 0 for d in diffs)),
+                     "per_column": {c: float(np.mean([scores[a][c][s] - scores[b][c][s] for s in seeds]))
+                                    for c in cols}}
+    return {**out, **PAPER_CLAIMS}
+
+
+def claims_markdown(summary: dict) -> str:
+    names = {"full_minus_ult": "KCNN (k = 5) − ULT", "k5_minus_k1_svm": "KCNN (k = 5) + SVM − KCNN (k = 1) + SVM",
+             "svm_minus_softmax": "KCNN (k = 5) + SVM − KCNN (k = 5)"}
+    lines = ["**The paper's claims: paired differences, accuracy points (per seed the mean over the columns)**", "",
+             "| difference | here: mean ± sd over seeds | seeds > 0 | Zhang et al. GTZAN | ISMIR2004 |",
+             "|---|---|---|---|---|"]
+    for key, label in names.items():
+        d = summary.get(key)
+        here = "–" if d is None else f"{d['mean']:+.1f} ± {d['sd']:.1f}"
+        wins = "–" if d is None else f"{d['seeds_favouring']} of {d['seeds']}"
+        lines.append(f"| {label} | {here} | {wins} | {summary['paper_gtzan'][key]:+.1f} | "
+                     f"{summary['paper_ismir'][key]:+.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def tsne_figure(path: str, reps: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str], seed: int,
@@ -278,6 +327,7 @@ def run(c, columns: list[str], out: str, report_only: bool = False) -> dict:
                 cells[col].append(cell)
                 log.warning("kcnn %s fold %d seed %d (%.0f s): %s", col, fi, seed, cell["seconds"],
                             ", ".join(f"{r} {100 * s['accuracy']:.1f}" for r, s in cell["scores"].items()))
+    scores = per_seed(cells)
     table = aggregate(cells)
     per_class = aggregate(cells, "mean_class_accuracy")
     n_cells = sum(len(v) for v in cells.values())
@@ -287,7 +337,8 @@ def run(c, columns: list[str], out: str, report_only: bool = False) -> dict:
              + f", mean ± sd over {c.dataset.seeds} seeds")
     md = markdown(table, columns, title) + "\n" + markdown(per_class, columns, title.replace(
         "accuracy %", "mean per-class accuracy %")) + "\n" + paper_markdown()
-    summary = claims(table, columns)
+    summary = claims(scores, columns)
+    md = md.replace("\n**Zhang et al.", "\n" + claims_markdown(summary) + "\n**Zhang et al.", 1)
     runner.write_outputs(out, "kcnn", [{"row": r, **{col: table[r].get(col) for col in columns}} for r in ROWS], md,
                          {"mean_class_accuracy": per_class, "claims": summary, "speed": speed,
                           "items": len(items), "wall_seconds": time.perf_counter() - t_start})
@@ -312,6 +363,5 @@ def main(args) -> None:
     if args.manual_dir:
         overrides["dataset.manual_dir"] = args.manual_dir
     c = study_config(args.setting, args.dataset, overrides)
-    result = run(c, parse_columns(args.features), args.out, args.report_only)
+    run(c, parse_columns(args.features), args.out, args.report_only)
     print(open(os.path.join(args.out, "kcnn.md")).read().split("\n\n**Zhang")[0])
-    print(json.dumps(result["claims"], indent=1))
