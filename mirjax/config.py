@@ -62,7 +62,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.optim.warmup_steps = 0
     c.optim.momentum = 0.9
     c.optim.nesterov = True
-    c.optim.weight_decay = 0.0  # decoupled; masked off biases and normalisation parameters
+    c.optim.weight_decay = 0.0  # decoupled; on the parameters `decay` names
+    c.optim.decay = "weights"  # weights (kernels, embeddings; not biases, norm parameters) | all
+    c.optim.frozen = ""  # regex over parameter paths ("table_", "Dense_0/"): zero updates, no decay; "" = none
     c.optim.grad_clip_norm = 0.0  # 0 = off
 
     c.train = ml_collections.ConfigDict()

@@ -16,7 +16,8 @@ import logging
 log = logging.getLogger("mirjax")
 
 # Built-in plug-ins, also when mirjax runs from a source tree that was never pip-installed (no entry points).
-BUILTIN_PLUGINS = ("mirjax.recommendation.plugin", "mirjax.galaxy_plugin", "mirjax.analysis.weak_task")
+BUILTIN_PLUGINS = ("mirjax.recommendation.plugin", "mirjax.galaxy_plugin", "mirjax.analysis.weak_task",
+                   "mirjax.features.words")
 GROUP = "mirjax.plugins"
 
 _loaded = False

@@ -32,6 +32,7 @@ DOCUMENTED_ARGS = {
     "dieleman_galaxy.py": [None, "best,cpu,60", "2dense,tiny", "8433,full", "relu", "big256,cpu,10x3x2",
                            "shareddense,tiny,1,galaxies/tiny", "maxnorm", "size=tiny"],
     "zhang_kcnn.py": [None, "quick", "tiny,scorebank_tiny", "paper,gtzan", "quick,ismir2004", "dataset=ismir2004"],
+    "zhang_kcnn_train.py": [None, "ult", "k1,tiny", "scorebank=tiny"],
 }
 
 
@@ -182,6 +183,32 @@ def test_piecewise_schedule_follows_the_table():
     assert parse_piecewise("0:0.5,100:0.05") == {0: 0.5, 100: 0.05}
     with pytest.raises(ValueError, match="step 0"):
         parse_piecewise({10: 0.1})
+
+
+def test_frozen_parameters_stay_and_decay_all_reaches_biases():
+    import jax.numpy as jnp
+    import optax
+
+    from mirjax.errors import UserError
+    from mirjax.training.optim import make_optimizer
+    params = {"table_0": jnp.ones((3, 2)), "Dense_0": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}}
+    grads = {"table_0": jnp.ones((3, 2)), "Dense_0": {"kernel": jnp.zeros((2, 2)), "bias": jnp.zeros(2)}}
+    c = base_config().optim
+    c.update(dict(name="sgd", learning_rate=0.5, momentum=0.0, weight_decay=0.1, decay="all", frozen="table_"))
+    tx, _ = make_optimizer(c, 10)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    new = optax.apply_updates(params, updates)
+    assert float(jnp.abs(new["table_0"] - 1).max()) == 0.0  # frozen: neither the gradient nor the decay moves it
+    assert float(new["Dense_0"]["bias"][0]) == pytest.approx(1 - 0.5 * 0.1)  # decay "all" includes biases
+    c.decay, c.frozen = "weights", ""
+    tx, _ = make_optimizer(c, 10)
+    new = optax.apply_updates(params, tx.update(grads, tx.init(params), params)[0])
+    assert float(new["table_0"][0, 0]) == pytest.approx(1 - 0.5 * (1 + 0.1))
+    assert float(new["Dense_0"]["bias"][0]) == 1.0
+    c.frozen = "tabel"
+    tx, _ = make_optimizer(c, 10)
+    with pytest.raises(UserError, match="matches no parameter; parameters: Dense_0/bias"):
+        tx.init(params)
 
 
 def test_weight_decay_skips_biases_and_norm_parameters():

@@ -7,6 +7,7 @@
     mirjax export    (--workdir DIR | --pretrained NAME) --out DIR [--batch N] [--formats stablehlo,savedmodel]
     mirjax data      build|info NAME[/CONFIG] [--manual_dir DIR] [--data_dir DIR]
     mirjax features  --config configs/dieleman_kmeans.py:… --workdir DIR [--config.KEY=VALUE …]
+    mirjax words     --config configs/zhang_kcnn_train.py [--out VOCAB.npz] [--types mel,sfm,scf] […]
     mirjax study     structures|preprocessing|raw_audio|kmeans|recommendation --out DIR […]
     mirjax recommend targets|codebook […]
     mirjax analyze   filters|tags --workdir DIR […]
@@ -38,13 +39,14 @@ from mirjax.cli.base import (
     split_overrides,
 )
 from mirjax.cli.data import DATA
-from mirjax.cli.experiment import EVAL, FEATURES, TRAIN
+from mirjax.cli.experiment import EVAL, FEATURES, TRAIN, WORDS
 from mirjax.cli.export import EXPORT
 from mirjax.cli.inference import EMBED, TAG
 from mirjax.cli.recommend import RECOMMEND
 from mirjax.cli.study import STUDY
 
-COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, TAG, EMBED, EXPORT, DATA, FEATURES, STUDY, RECOMMEND, ANALYZE)
+COMMANDS: tuple[Command, ...] = (TRAIN, EVAL, TAG, EMBED, EXPORT, DATA, FEATURES, WORDS, STUDY, RECOMMEND,
+                                 ANALYZE)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 

@@ -1,10 +1,11 @@
-"""`mirjax train`, `mirjax eval` and `mirjax features`: one config file (plus overrides) and a run's workdir."""
+"""`mirjax train`, `mirjax eval`, `mirjax features` and `mirjax words`: one config file (plus overrides) and a run's
+workdir (or, for `words`, the vocabulary file it writes)."""
 
 from __future__ import annotations
 
 import argparse
 
-from mirjax.cli.base import Command, add_config, add_launch, add_workdir, load_config, require_dir
+from mirjax.cli.base import Command, UsageError, add_config, add_launch, add_workdir, load_config, require_dir
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -68,3 +69,36 @@ FEATURES = Command("features", "multiscale spherical K-means features + learner 
                    _features_args, _features, overrides=True,
                    description="Learn multiscale K-means features and train a learner on them; writes "
                                "WORKDIR/report.json and prints one line.")
+
+
+def _words_args(p: argparse.ArgumentParser) -> None:
+    add_config(p, help="a train config with the audio_words front-end, e.g. configs/zhang_kcnn_train.py; its "
+                       "dataset's training split is read")
+    p.add_argument("--out", default="", help="vocabulary file to write (default: the config's frontend.vocabulary)")
+    p.add_argument("--types", default="mel,sfm,scf", help="frame features, one codebook each: mel, sfm, scf")
+    p.add_argument("--num_words", type=int, default=256, help="words per codebook (K-means means)")
+    p.add_argument("--frames_per_segment", type=int, default=4, help="frames per segment (one word)")
+    p.add_argument("--joint", action="store_true", help="one codebook over the concatenated types")
+    p.add_argument("--max_clips", type=int, default=0, help="read at most this many training clips (0 = all)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _words(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    out = args.out or config.frontend.get("vocabulary", "")
+    if not out:
+        raise UsageError("give --out PATH, or frontend.vocabulary in the config")
+    from mirjax.features import words
+    r = words.fit(config, out, [t.strip() for t in args.types.split(",") if t.strip()], args.num_words,
+                  args.frames_per_segment, args.joint, args.max_clips, args.seed)
+    print(f"audio-word vocabulary {r['path']}: {'+'.join(r['types'])} × {r['num_words']} words "
+          f"(dims {r['dims']}) from {r['segments']:,} segments of {r['clips']} clips at {r['sample_rate']} Hz"
+          + (f"; {r['skipped']} clips skipped" if r["skipped"] else "") + f" ({r['seconds']:.0f} s)")
+    return 0
+
+
+WORDS = Command("words", "fit the audio-word vocabulary of the audio_words front-end and kcnn (Zhang et al.)",
+                _words_args, _words, overrides=True,
+                description="Fit one PCA-whitening + K-means codebook per frame-feature type on the config's "
+                            "training split and write the vocabulary file that frontend.vocabulary and "
+                            "model.vocabulary read.")

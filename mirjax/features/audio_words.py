@@ -24,6 +24,7 @@ per position: (segments, feature types).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 
 import jax
@@ -215,3 +216,74 @@ def fit_vocabulary(train_segs: dict[str, np.ndarray], types: Sequence[str], num_
         return Vocabulary(types, (fit_codebook(joint_segments(train_segs, types), num_words, seed, **kw),), True)
     return Vocabulary(types, tuple(fit_codebook(train_segs[t], num_words, seed + i, **kw)
                                    for i, t in enumerate(types)))
+
+
+# --- a vocabulary on disk, and words computed from audio in one jittable function (the `audio_words` front-end) ---
+
+VOCABULARY_FORMAT = 1
+
+
+def save_vocabulary(path: str, vocab: Vocabulary, cfg: FrameConfig, frames_per_segment: int) -> None:
+    """One .npz with everything needed to turn audio into words: the frame settings, F, the types, and per
+    codebook i its whitening (`mean_i`, `matrix_i`, `explained_variance_i`) and `centroids_i` (num_words,
+    components) — the keys `mirjax.models.kcnn.load_centroids` reads to start the lookup tables."""
+    arrays = {"format": VOCABULARY_FORMAT, "types": np.array(vocab.types), "joint": vocab.joint,
+              "frames_per_segment": int(frames_per_segment),
+              **{f"frame_{k}": v for k, v in dataclasses.asdict(cfg).items()}}
+    for i, cb in enumerate(vocab.codebooks):
+        arrays.update({f"mean_{i}": np.asarray(cb.whitening.mean), f"matrix_{i}": np.asarray(cb.whitening.matrix),
+                       f"explained_variance_{i}": np.asarray(cb.whitening.explained_variance),
+                       f"centroids_{i}": np.asarray(cb.centroids)})
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_vocabulary(path: str) -> tuple[Vocabulary, FrameConfig, int]:
+    """(vocabulary, frame settings, F) from `save_vocabulary`'s file; a missing or foreign file is a UserError."""
+    if not os.path.isfile(path):
+        raise UserError(f"no audio-word vocabulary at {path} (fit one first: mirjax words --config … --out {path})")
+    try:
+        z = np.load(path)
+        if int(z["format"]) != VOCABULARY_FORMAT:
+            raise UserError(f"{path}: vocabulary format {int(z['format'])}, this mirjax reads {VOCABULARY_FORMAT}")
+        types = tuple(str(t) for t in z["types"])
+        joint = bool(z["joint"])
+        cfg = FrameConfig(**{f.name: (float if f.type == "float" else int)(z[f"frame_{f.name}"])
+                             for f in dataclasses.fields(FrameConfig)})
+        books = tuple(Codebook(Whitening(jnp.asarray(z[f"mean_{i}"]), jnp.asarray(z[f"matrix_{i}"]),
+                                         jnp.asarray(z[f"explained_variance_{i}"])), np.asarray(z[f"centroids_{i}"]))
+                      for i in range(1 if joint else len(types)))
+        return Vocabulary(check_types(types), books, joint), cfg, int(z["frames_per_segment"])
+    except (KeyError, ValueError, OSError) as e:
+        raise UserError(f"{path} is not an audio-word vocabulary ({type(e).__name__}: {e})") from None
+
+
+def words_from_audio(vocab: Vocabulary, cfg: FrameConfig, frames_per_segment: int
+                     ) -> Callable[[jax.Array], jax.Array]:
+    """A pure, jittable (…, samples) float audio → (…, positions, tables) int32 words: the same STFT, frame
+    features, F-frame segments (no overlap, the incomplete last segment dropped), whitening and nearest centroid
+    as `frame_features` → `segments` → `Vocabulary.encode`, on the accelerator."""
+    f = int(frames_per_segment)
+    hp = jax.lax.Precision.HIGHEST
+
+    def segs(frames: jax.Array) -> jax.Array:  # (…, frames, d) → (…, positions, F·d), frame-major
+        t, d = frames.shape[-2:]
+        if t < f:
+            raise UserError(f"audio_words: {t} frames is shorter than one {f}-frame segment; use longer crops")
+        return frames[..., :(t // f) * f, :].reshape(frames.shape[:-2] + (t // f, f * d))
+
+    def nearest(cb: Codebook, x: jax.Array) -> jax.Array:
+        w = jnp.matmul(x - cb.whitening.mean, cb.whitening.matrix, precision=hp)
+        c = jnp.asarray(cb.centroids, jnp.float32)
+        dist = jnp.sum(c * c, axis=1) - 2.0 * jnp.matmul(w, c.T, precision=hp)
+        return jnp.argmin(dist, axis=-1).astype(jnp.int32)
+
+    def encode(audio: jax.Array) -> jax.Array:
+        power = spectral.spectrogram(jnp.asarray(audio, jnp.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length)
+        by_type = {t: segs(FRAME_FEATURES[t](power, cfg)) for t in vocab.types}
+        if vocab.joint:
+            return nearest(vocab.codebooks[0], jnp.concatenate([by_type[t] for t in vocab.types], -1))[..., None]
+        return jnp.stack([nearest(cb, by_type[t]) for t, cb in zip(vocab.types, vocab.codebooks)], axis=-1)
+
+    return encode

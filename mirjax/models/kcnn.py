@@ -8,7 +8,8 @@
       → logits (the softmax is in the loss, Eq. 6)
 
 The tables are parameters `table_0`, `table_1`, … ; `tables_from_centroids` sets them to the K-means
-centroids of the audio-word codebooks (§3.1). Choices the paper leaves open (ours, configurable): 'SAME'
+centroids of the audio-word codebooks (§3.1), and so does `vocabulary=PATH` at init (train.py: the front-end
+`audio_words` reads the same file, `mirjax.features.words`). Choices the paper leaves open (ours, configurable): 'SAME'
 zero-padded convolution, no nonlinearity between convolution and pooling (the paper's Eq. 3 is affine; a
 sigmoid there would select the same entries since it is monotone), one hidden layer, padded positions embedded
 as zeros. A clip with fewer valid positions than k fills the missing pooled slots with zeros, after the
@@ -17,6 +18,7 @@ selected ones.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -69,20 +71,29 @@ class KCNN(nn.Module):
     k: int = 5
     hidden: Sequence[int] = (300,)
     padding: str = "SAME"
+    # An audio-word vocabulary file (`mirjax words`): the tables' sizes and initial values are its centroids,
+    # and num_words / embed_dims are ignored. "" = tables of num_words × embed_dims from N(0, 1).
+    vocabulary: str = ""
 
     @nn.compact
     def __call__(self, words: jax.Array, train: bool = False, representation: bool = False) -> jax.Array:
         del train  # no dropout or batch norm in the paper
-        if len(self.num_words) != len(self.embed_dims):
-            raise UserError(f"kcnn: {len(self.num_words)} num_words but {len(self.embed_dims)} embed_dims")
+        centroids = load_centroids(self.vocabulary) if self.vocabulary else None
+        num_words = [len(c) for c in centroids] if centroids else self.num_words
+        embed_dims = [c.shape[1] for c in centroids] if centroids else self.embed_dims
+        if len(num_words) != len(embed_dims):
+            raise UserError(f"kcnn: {len(num_words)} num_words but {len(embed_dims)} embed_dims")
         if words.ndim == 2:
             words = words[..., None]
-        if words.shape[-1] != len(self.num_words):
-            raise UserError(f"kcnn: input has {words.shape[-1]} word tables, the model {len(self.num_words)}")
+        if words.shape[-1] != len(num_words):
+            raise UserError(f"kcnn: input has {words.shape[-1]} word tables, the model {len(num_words)}")
+        words = words.astype(jnp.int32)
         mask = words[..., 0] >= 0  # (batch, positions)
         parts = []
-        for i, (n, d) in enumerate(zip(self.num_words, self.embed_dims)):
-            table = self.param(f"table_{i}", nn.initializers.normal(1.0), (n, d))
+        for i, (n, d) in enumerate(zip(num_words, embed_dims)):
+            init = (nn.initializers.normal(1.0) if centroids is None else
+                    lambda key, shape, dtype=jnp.float32, c=centroids[i]: jnp.asarray(c, dtype))
+            table = self.param(f"table_{i}", init, (n, d))
             parts.append(jnp.take(table, jnp.maximum(words[..., i], 0), axis=0))
         h = jnp.concatenate(parts, axis=-1) * mask[..., None]  # (batch, positions, Σd); padding → 0
         for _ in range(self.conv_layers):
@@ -95,6 +106,18 @@ class KCNN(nn.Module):
         if representation:
             return h
         return nn.Dense(self.num_outputs)(h)
+
+
+def load_centroids(path: str) -> list[np.ndarray]:
+    """The `centroids_0`, `centroids_1`, … arrays (num_words, dims) of an audio-word vocabulary file (the format
+    of `mirjax.features.audio_words.save_vocabulary`), in table order."""
+    if not os.path.isfile(path):
+        raise UserError(f"kcnn: no vocabulary at model.vocabulary={path} (fit one with `mirjax words`)")
+    with np.load(path) as z:
+        out = [np.asarray(z[f"centroids_{i}"], np.float32) for i in range(len(z.files)) if f"centroids_{i}" in z]
+    if not out:
+        raise UserError(f"kcnn: {path} holds no centroids_0 (not an audio-word vocabulary)")
+    return out
 
 
 def table_names(params) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,26 +48,51 @@ SCHEDULES: dict[str, Callable[[ml_collections.ConfigDict, int], optax.Schedule]]
     "constant": _constant, "piecewise": _piecewise, "warmup_cosine": _warmup_cosine}
 
 
-def decay_mask(params: Any) -> Any:
-    """True for weights that get weight decay: kernels and embeddings, not biases or norm scales/offsets."""
+def _param_path(path) -> str:
+    return "/".join(str(getattr(k, "key", k)) for k in path)
+
+
+def decay_mask(params: Any, which: str = "weights") -> Any:
+    """True for the parameters that get weight decay: `weights` = kernels and embeddings, not biases or norm
+    scales/offsets; `all` = every parameter (an L2 term on all of them, as in Zhang et al.'s Eq. 6)."""
+    if which not in DECAY:
+        raise UserError(f"unknown optim.decay '{which}'; valid: {', '.join(DECAY)}")
+
     def keep(path, leaf):
         name = str(getattr(path[-1], "key", path[-1]))
-        return leaf.ndim > 1 and name not in ("bias", "scale")
+        return which == "all" or (leaf.ndim > 1 and name not in ("bias", "scale"))
     return jax.tree_util.tree_map_with_path(keep, params)
+
+
+DECAY = ("weights", "all")
+
+
+def frozen_mask(params: Any, pattern: str) -> Any:
+    """True for the parameters whose path ("Dense_0/kernel", "table_0", …) matches the regex `pattern`."""
+    try:
+        rx = re.compile(pattern)
+    except re.error as e:
+        raise UserError(f"optim.frozen {pattern!r} is not a regular expression: {e}") from None
+    mask = jax.tree_util.tree_map_with_path(lambda path, _: bool(rx.search(_param_path(path))), params)
+    if not any(jax.tree.leaves(mask)):
+        names = [_param_path(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        raise UserError(f"optim.frozen {pattern!r} matches no parameter; parameters: {', '.join(names[:12])}"
+                        + (" …" if len(names) > 12 else ""))
+    return mask
 
 
 def _sgd(c, lr):
     # Classic SGD weight decay (as in torch.optim.SGD): the decay term joins the gradient before momentum.
     sgd = optax.sgd(lr, momentum=c.momentum or None, nesterov=c.nesterov and bool(c.momentum))
     if c.weight_decay > 0:
-        return optax.chain(optax.add_decayed_weights(c.weight_decay, mask=decay_mask), sgd)
+        return optax.chain(optax.add_decayed_weights(c.weight_decay, mask=lambda p: decay_mask(p, c.decay)), sgd)
     return sgd
 
 
 def _adam(c, lr):
     # Decoupled weight decay (AdamW) when asked for, so that decay is not rescaled by Adam's moments.
     if c.weight_decay > 0:
-        return optax.adamw(lr, weight_decay=c.weight_decay, mask=decay_mask)
+        return optax.adamw(lr, weight_decay=c.weight_decay, mask=lambda p: decay_mask(p, c.decay))
     return optax.adam(lr)
 
 
@@ -76,7 +102,8 @@ OPTIMIZERS: dict[str, Callable[[ml_collections.ConfigDict, optax.Schedule], opta
 
 def make_optimizer(c: ml_collections.ConfigDict, num_steps: int) -> tuple[optax.GradientTransformation,
                                                                           optax.Schedule]:
-    """Optimizer for `config.optim`; weight decay is masked off biases and BN parameters."""
+    """Optimizer for `config.optim`: weight decay on the parameters `optim.decay` names; the parameters matching
+    `optim.frozen` (a regex over parameter paths, "" = none) get zero updates, weight decay included."""
     if c.schedule not in SCHEDULES:
         raise UserError(f"unknown optim.schedule '{c.schedule}'; valid: {', '.join(SCHEDULES)}")
     if c.name not in OPTIMIZERS:
@@ -86,4 +113,6 @@ def make_optimizer(c: ml_collections.ConfigDict, num_steps: int) -> tuple[optax.
     if c.grad_clip_norm > 0:
         parts.append(optax.clip_by_global_norm(c.grad_clip_norm))
     parts.append(OPTIMIZERS[c.name](c, schedule))
+    if c.frozen:
+        parts.append(optax.masked(optax.set_to_zero(), lambda p: frozen_mask(p, c.frozen)))
     return optax.chain(*parts), schedule
