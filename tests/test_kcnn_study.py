@@ -3,6 +3,8 @@ over folds per seed, then mean ± sd over seeds)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,16 @@ def test_an_out_takes_more_seeds_and_folds_but_refuses_another_config(tmp_path):
     other = run.study_config("tiny", "scorebank_tiny", {"train.epochs": 3})
     with pytest.raises(UserError, match="another config.*train.epochs"):
         run._check_out(str(tmp_path), other)
+
+
+def test_a_cell_is_claimed_once_and_a_dead_process_lock_is_taken_over(tmp_path):
+    import subprocess
+
+    path = str(tmp_path / "cells" / "mel" / "fold0_seed0.json")
+    assert run.claim(path) and open(path + ".lock").read() == str(os.getpid())
+    assert not run.claim(path)  # held by a live process (this one)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with open(path + ".lock", "w") as f:
+        f.write(str(dead.pid))
+    assert run.claim(path) and open(path + ".lock").read() == str(os.getpid())

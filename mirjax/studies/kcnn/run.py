@@ -8,7 +8,9 @@ the fold's training items, every clip becomes a word sequence; per seed, three n
 its ULT variant, k = 1) and the three baselines learn their representations; the SVM rows classify the top hidden
 layer (KCNN, k = 1) or the max-pooled baseline codes. A cell (column, fold, seed) is saved in
 OUT/cells/COLUMN/foldF_seedS.json as soon as it is done; a rerun skips finished cells (resume after a stop, or
-more seeds / folds added to an earlier run) and refuses an OUT made with another config. A column's score is the
+more seeds / folds added to an earlier run) and refuses an OUT made with another config. Several processes may
+work on one OUT at once (a cell being computed is locked, `claim`); each tables what it sees, so table the
+finished study with `--report_only` once they are done. A column's score is the
 mean over folds per seed, then mean ± sd over seeds (the paper: 10-fold CV averaged over 10 runs); the paper's
 three claims are paired differences per seed (`claims`).
 """
@@ -150,6 +152,36 @@ def _fingerprint(c) -> dict:
     for key in CELL_SELECTORS:
         fp["dataset"].pop(key, None)
     return fp
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def claim(path: str) -> bool:
+    """Take the cell `path` for this process: True if no live process holds `path`.lock (then this one does).
+    Several processes on one OUT thus share its cells; a lock left by a process that died is taken over."""
+    lock = path + ".lock"
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(open(lock).read().strip() or 0)
+        except (ValueError, FileNotFoundError):
+            pid = 0
+        if pid > 0 and _alive(pid):
+            return False
+        fd = os.open(lock, os.O_CREAT | os.O_TRUNC | os.O_WRONLY)  # stale: its process is gone
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def _check_out(out: str, c) -> None:
@@ -310,7 +342,7 @@ def run(c, columns: list[str], out: str, report_only: bool = False) -> dict:
                     with open(path) as fh:
                         cells[col].append(json.load(fh))
                     continue
-                if report_only:
+                if report_only or not claim(path):  # not asked to compute, or another process is on it
                     continue
                 if fold is None:
                     fold = Fold(c, items, segs, COLUMNS[col], tr, fi)
@@ -324,6 +356,7 @@ def run(c, columns: list[str], out: str, report_only: bool = False) -> dict:
                 if keep:
                     np.savez(os.path.join(out, f"reps_{col}.npz"), labels=items.labels, **reps)
                 report_lib.write_report(os.path.dirname(path), cell, os.path.basename(path))
+                os.remove(path + ".lock")
                 cells[col].append(cell)
                 log.warning("kcnn %s fold %d seed %d (%.0f s): %s", col, fi, seed, cell["seconds"],
                             ", ".join(f"{r} {100 * s['accuracy']:.1f}" for r, s in cell["scores"].items()))
