@@ -10,6 +10,9 @@
 2. Audio-word encoding: frame features (one STFT → log-mel 40, SFM 12, SCF 12) of `seconds` of noise at
    22,050 Hz, then segmentation, whitening and nearest-centroid lookup against a 256-word codebook per type.
    Reported: seconds of audio per second (frame features) and segments per second (whiten + VQ, three types).
+3. The `audio_words` front-end as train.py runs it (`mirjax.features.words`: audio → words in one jitted
+   function, the first layer of the step): a batch of `--batches`' largest size of 10-s clips at 22,050 Hz.
+   Reported: clips per second, median over rounds, after compilation.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -29,6 +33,7 @@ import optax  # noqa: E402
 from bench_frontend import cpu_name  # noqa: E402
 
 from mirjax.features import audio_words as aw  # noqa: E402
+from mirjax.frontend import make_frontend  # noqa: E402
 from mirjax.studies.kcnn import train as ktrain  # noqa: E402
 
 DIMS = (40, 10, 10)
@@ -83,6 +88,28 @@ def bench_encoding(seconds: float, rounds: int) -> tuple[float, float]:
     return statistics.median(t_feat), statistics.median(t_enc)
 
 
+def bench_frontend(batch: int, steps: int, rounds: int, tmp: str) -> float:
+    rng = np.random.default_rng(2)
+    cfg = aw.FrameConfig()
+    audio = (0.1 * rng.normal(size=(batch, 10 * cfg.sample_rate))).astype(np.float32)
+    segs = {t: aw.segments(f, 4) for t, f in aw.frame_features(audio[0], cfg).items()}
+    train = {t: np.concatenate([s] * 40) + rng.normal(size=(40 * len(s), s.shape[1])).astype(np.float32) * 0.1
+             for t, s in segs.items()}
+    path = os.path.join(tmp, "vocabulary.npz")
+    aw.save_vocabulary(path, aw.fit_vocabulary(train, aw.FEATURE_TYPES, WORDS, seed=0, num_iters=5), cfg, 4)
+    fn = jax.jit(make_frontend("audio_words", vocabulary=path))
+    x = jnp.asarray(audio)
+    jax.block_until_ready(fn(x))  # compile
+    speeds = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            out = fn(x)
+        jax.block_until_ready(out)
+        speeds.append(steps * batch / (time.perf_counter() - t0))
+    return statistics.median(speeds)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--positions", type=int, default=107)
@@ -100,6 +127,11 @@ def main() -> None:
     print(f"| frame features (log-mel + SFM + SCF, one STFT) | {audio_rate:.0f} s of audio / s |")
     print(f"| whiten + nearest of 256 words, 3 codebooks | {seg_rate:,.0f} segments / s "
           f"(≈ {seg_rate * 4 * 512 / 22050:.0f} s of audio / s at 4 frames per segment) |")
+    batch = max(int(v) for v in a.batches.split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = bench_frontend(batch, max(1, a.steps // 4), a.rounds, tmp)
+    print(f"| `audio_words` front-end, jitted, batch {batch} of 10-s clips (audio → words) | {rate:.1f} clips / s "
+          f"({rate * 10:.0f} s of audio / s) |")
 
 
 if __name__ == "__main__":
