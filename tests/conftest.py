@@ -19,15 +19,17 @@ os.environ["MIRJAX_DATA_DIR"] = SESSION_DATA_DIR
 # librosa.onset). Each test process gets a cache of its own.
 os.environ["NUMBA_CACHE_DIR"] = os.path.join(SESSION_DATA_DIR, "numba-cache")
 atexit.register(shutil.rmtree, SESSION_DATA_DIR, ignore_errors=True)
-# The tests compile the same small programs again and again (every tiny training run, in this process and in the
-# CLI subprocesses, which inherit these variables): XLA's persistent compilation cache halves a resumed-training
-# test. It is keyed by the program, the jax version and the flags, so a stale entry is never used; one directory
-# serves the pytest-xdist workers and their subprocesses, and a size cap turns on JAX's file lock (without one,
-# a reader could load an entry another process is still writing) and bounds it on disk.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
-                      os.path.join(tempfile.gettempdir(), f"mirjax-test-jax-cache-{os.getuid()}"))
+# The tests compile the same training steps again and again (every tiny training run, in this process and in the
+# CLI subprocesses, which inherit these variables): XLA's persistent compilation cache, keyed by the program, the
+# jax version and the flags, lets them compile once. One fresh directory per test session, made by the first
+# process to import this file (the pytest-xdist controller, whose workers inherit it) and removed by it at exit.
+# A size cap turns on JAX's file lock (without one, a reader could load an entry another process is still
+# writing); since JAX then rescans the directory at every write, only compilations of ≥ 1 s (JAX's default) are
+# cached, which keeps it to the few hundred that matter.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="mirjax-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(1 << 30))
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import pytest  # noqa: E402
 
