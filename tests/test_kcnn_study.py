@@ -94,3 +94,24 @@ def test_a_cell_is_claimed_once_and_a_dead_process_lock_is_taken_over(tmp_path):
     with open(path + ".lock", "w") as f:
         f.write(str(dead.pid))
     assert run.claim(path) and open(path + ".lock").read() == str(os.getpid())
+
+
+def test_study_end_to_end_then_resumes_from_its_cells(tiny_data_dir, tmp_path, monkeypatch):
+    from mirjax.cli import main
+
+    out = str(tmp_path / "kcnn")
+    assert main(["study", "kcnn", "--setting", "tiny", "--dataset", "scorebank_tiny", "--features", "mel,all",
+                 "--data_dir", tiny_data_dir, "--out", out]) == 0
+    md = open(os.path.join(out, "kcnn.md")).read()
+    assert md.count("| Sparse coding + SVM |") == 4  # accuracy, per-class accuracy, the paper's Tables 2 and 3
+    assert "| KCNN (k = 5) − ULT |" in md and "| Algorithms | MEL | ALL |" in md
+    cells = sorted(os.listdir(os.path.join(out, "cells", "all")))
+    assert cells == ["fold0_seed0.json"]  # finished, and its lock released
+    assert os.path.getsize(os.path.join(out, "tsne_all.png")) > 0
+
+    def must_not_run(*a, **k):
+        raise AssertionError("finished cells must be reused")
+    monkeypatch.setattr(run, "run_cell", must_not_run)
+    c = run.study_config("tiny", "scorebank_tiny", {"dataset.data_dir": tiny_data_dir})
+    again = run.run(c, ["mel", "all"], out)
+    assert set(again["table"]["KCNN (k = 5)"]) == {"mel", "all"}

@@ -13,7 +13,10 @@ Hinton's practical guide), h1 = p(h | v1); the update direction (ascent on the l
 
     ΔW = ⟨v0 h0ᵀ⟩ − ⟨v1 h1ᵀ⟩,   Δb = ⟨v0⟩ − ⟨v1⟩,   Δc = ⟨h0⟩ − ⟨h1⟩   (⟨·⟩ = batch mean).
 
-(Dieleman's convolutional RBMs are a separate module.)
+A dense RBM is the convolutional RBM of `mirjax.features.conv_rbm` with a kernel of width 1 on sequences of one
+step, so the conditionals and the CD-1 statistics are that module's; this one adds the dense parameter layout
+(`RBM`: W, visible bias b, hidden bias c) and the training recipe of the DBN baseline (shuffled epochs, momentum,
+L2 weight decay on W).
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mirjax.errors import UserError
+from mirjax.features import conv_rbm
 
-VISIBLE = ("binary", "gaussian")
+VISIBLE = conv_rbm.VISIBLE_KINDS
 
 
 @jax.tree_util.register_dataclass
@@ -43,27 +47,29 @@ def init_rbm(key: jax.Array, num_visible: int, num_hidden: int, scale: float = 0
                jnp.zeros(num_hidden))
 
 
+def _as_conv(rbm: RBM) -> dict:
+    """The width-1 conv-RBM with the same energy (conv_rbm names the hidden bias b and the visible bias c)."""
+    return {"W": rbm.w[None], "b": rbm.c, "c": rbm.b}
+
+
 def hidden_probs(rbm: RBM, v: jax.Array) -> jax.Array:
     """(batch, visible) → (batch, hidden) p(h = 1 | v)."""
-    return jax.nn.sigmoid(v @ rbm.w + rbm.c)
+    return conv_rbm.hidden_probs(_as_conv(rbm), v[:, None, :])[:, 0]
 
 
 def visible_mean(rbm: RBM, h: jax.Array, visible: str) -> jax.Array:
     """(batch, hidden) → (batch, visible) E[v | h]."""
-    a = h @ rbm.w.T + rbm.b
-    return jax.nn.sigmoid(a) if visible == "binary" else a
+    return conv_rbm.visible_mean(_as_conv(rbm), h[:, None, :], visible)[:, 0]
 
 
 def cd1_gradient(rbm: RBM, v0: jax.Array, key: jax.Array, visible: str = "binary") -> RBM:
     """The CD-1 update direction (module docstring) on a batch v0 (batch, visible), as an RBM of deltas."""
     if visible not in VISIBLE:
         raise UserError(f"unknown visible unit type '{visible}'; valid: {', '.join(VISIBLE)}")
-    h0 = hidden_probs(rbm, v0)
-    h0s = jax.random.bernoulli(key, h0).astype(v0.dtype)
-    v1 = visible_mean(rbm, h0s, visible)
-    h1 = hidden_probs(rbm, v1)
-    n = v0.shape[0]
-    return RBM((v0.T @ h0 - v1.T @ h1) / n, (v0 - v1).mean(0), (h0 - h1).mean(0))
+    h0s = jax.random.bernoulli(key, hidden_probs(rbm, v0)).astype(v0.dtype)
+    g = conv_rbm.cd1_statistics(_as_conv(rbm), v0[:, None, :], h0s[:, None, :],
+                                conv_rbm.RBMConfig(visible=visible, sparsity_cost=0.0))
+    return RBM(g["W"][0], g["c"], g["b"])
 
 
 @functools.partial(jax.jit, static_argnames=("num_hidden", "epochs", "batch_size", "visible"))
