@@ -66,15 +66,20 @@ def bench_train(positions: int, batch: int, steps: int, rounds: int) -> float:
     return statistics.median(speeds)
 
 
+def _vocabulary(segs: dict, rng: np.random.Generator) -> aw.Vocabulary:
+    """Codebooks of WORDS words fitted on 40 noisy copies of `segs` (a stand-in for training segments)."""
+    train = {t: np.concatenate([s] * 40) + rng.normal(size=(40 * len(s), s.shape[1])).astype(np.float32) * 0.1
+             for t, s in segs.items()}
+    return aw.fit_vocabulary(train, aw.FEATURE_TYPES, WORDS, seed=0, num_iters=5)
+
+
 def bench_encoding(seconds: float, rounds: int) -> tuple[float, float]:
     rng = np.random.default_rng(1)
     cfg = aw.FrameConfig()
     audio = (0.1 * rng.normal(size=int(seconds * cfg.sample_rate))).astype(np.float32)
     feats = aw.frame_features(audio, cfg)  # compile
     segs = {t: aw.segments(f, 4) for t, f in feats.items()}
-    train = {t: np.concatenate([s] * 40) + rng.normal(size=(40 * len(s), s.shape[1])).astype(np.float32) * 0.1
-             for t, s in segs.items()}
-    vocab = aw.fit_vocabulary(train, aw.FEATURE_TYPES, WORDS, seed=0, num_iters=5)
+    vocab = _vocabulary(segs, rng)
     vocab.encode(segs)  # compile
     t_feat, t_enc = [], []
     for _ in range(rounds):
@@ -93,10 +98,8 @@ def bench_frontend(batch: int, steps: int, rounds: int, tmp: str) -> float:
     cfg = aw.FrameConfig()
     audio = (0.1 * rng.normal(size=(batch, 10 * cfg.sample_rate))).astype(np.float32)
     segs = {t: aw.segments(f, 4) for t, f in aw.frame_features(audio[0], cfg).items()}
-    train = {t: np.concatenate([s] * 40) + rng.normal(size=(40 * len(s), s.shape[1])).astype(np.float32) * 0.1
-             for t, s in segs.items()}
     path = os.path.join(tmp, "vocabulary.npz")
-    aw.save_vocabulary(path, aw.fit_vocabulary(train, aw.FEATURE_TYPES, WORDS, seed=0, num_iters=5), cfg, 4)
+    aw.save_vocabulary(path, _vocabulary(segs, rng), cfg, 4)
     fn = jax.jit(make_frontend("audio_words", vocabulary=path))
     x = jnp.asarray(audio)
     jax.block_until_ready(fn(x))  # compile

@@ -179,8 +179,14 @@ def whiten(cb: Codebook, segs: np.ndarray) -> np.ndarray:
 
 
 def encode_words(cb: Codebook, segs: np.ndarray) -> np.ndarray:
-    """(N, D) segments → (N,) int32 nearest-centroid word indices."""
-    return np.asarray(km.assign(jnp.asarray(cb.centroids), jnp.asarray(whiten(cb, segs))), np.int32)
+    """(N, D) segments → (N,) int32 nearest-centroid word indices (`kmeans.assign`: memory-bounded chunks)."""
+    return np.asarray(km.assign(jnp.asarray(cb.centroids), apply_whitening(cb.whitening, segs)), np.int32)
+
+
+def word_indices(cb: Codebook, segs: jax.Array) -> jax.Array:
+    """`encode_words` as a jittable (…, D) → (…,) for a front-end: the same whitening and nearest-centroid rule
+    (`kmeans.nearest`), without chunking."""
+    return km.nearest(cb.centroids, apply_whitening(cb.whitening, segs))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,7 +271,6 @@ def words_from_audio(vocab: Vocabulary, cfg: FrameConfig, frames_per_segment: in
     features, F-frame segments (no overlap, the incomplete last segment dropped), whitening and nearest centroid
     as `frame_features` → `segments` → `Vocabulary.encode`, on the accelerator."""
     f = int(frames_per_segment)
-    hp = jax.lax.Precision.HIGHEST
 
     def segs(frames: jax.Array) -> jax.Array:  # (…, frames, d) → (…, positions, F·d), frame-major
         t, d = frames.shape[-2:]
@@ -273,17 +278,11 @@ def words_from_audio(vocab: Vocabulary, cfg: FrameConfig, frames_per_segment: in
             raise UserError(f"audio_words: {t} frames is shorter than one {f}-frame segment; use longer crops")
         return frames[..., :(t // f) * f, :].reshape(frames.shape[:-2] + (t // f, f * d))
 
-    def nearest(cb: Codebook, x: jax.Array) -> jax.Array:
-        w = jnp.matmul(x - cb.whitening.mean, cb.whitening.matrix, precision=hp)
-        c = jnp.asarray(cb.centroids, jnp.float32)
-        dist = jnp.sum(c * c, axis=1) - 2.0 * jnp.matmul(w, c.T, precision=hp)
-        return jnp.argmin(dist, axis=-1).astype(jnp.int32)
-
     def encode(audio: jax.Array) -> jax.Array:
         power = spectral.spectrogram(jnp.asarray(audio, jnp.float32), n_fft=cfg.n_fft, hop_length=cfg.hop_length)
         by_type = {t: segs(FRAME_FEATURES[t](power, cfg)) for t in vocab.types}
         if vocab.joint:
-            return nearest(vocab.codebooks[0], jnp.concatenate([by_type[t] for t in vocab.types], -1))[..., None]
-        return jnp.stack([nearest(cb, by_type[t]) for t, cb in zip(vocab.types, vocab.codebooks)], axis=-1)
+            return word_indices(vocab.codebooks[0], jnp.concatenate([by_type[t] for t in vocab.types], -1))[..., None]
+        return jnp.stack([word_indices(cb, by_type[t]) for t, cb in zip(vocab.types, vocab.codebooks)], axis=-1)
 
     return encode

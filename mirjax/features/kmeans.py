@@ -187,8 +187,15 @@ def encode(centroids: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def _nearest(xb: jax.Array, centroids: jax.Array, sq_norms: jax.Array) -> jax.Array:
-    """Index (C,) of the nearest centroid to each row of xb (C, dims) in Euclidean distance (first on ties)."""
-    return jnp.argmax(2.0 * (xb @ centroids.T) - sq_norms, axis=1)
+    """Index (…,) of the nearest centroid to each row of xb (…, dims) in Euclidean distance (first on ties)."""
+    return jnp.argmax(2.0 * (xb @ centroids.T) - sq_norms, axis=-1)
+
+
+def nearest(centroids: jax.Array, x: jax.Array) -> jax.Array:
+    """`assign`'s rule without its chunking, for small inputs inside a jitted function (a front-end): index (…,)
+    int32 of the Euclidean-nearest of the (num_means, dims) centroids for each row of x (…, dims)."""
+    centroids = jnp.asarray(centroids, jnp.float32)
+    return _nearest(jnp.asarray(x, jnp.float32), centroids, jnp.sum(centroids * centroids, axis=1)).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("chunk",))

@@ -113,8 +113,10 @@ def load_centroids(path: str) -> list[np.ndarray]:
     of `mirjax.features.audio_words.save_vocabulary`), in table order."""
     if not os.path.isfile(path):
         raise UserError(f"kcnn: no vocabulary at model.vocabulary={path} (fit one with `mirjax words`)")
+    out: list[np.ndarray] = []
     with np.load(path) as z:
-        out = [np.asarray(z[f"centroids_{i}"], np.float32) for i in range(len(z.files)) if f"centroids_{i}" in z]
+        while f"centroids_{len(out)}" in z.files:
+            out.append(np.asarray(z[f"centroids_{len(out)}"], np.float32))
     if not out:
         raise UserError(f"kcnn: {path} holds no centroids_0 (not an audio-word vocabulary)")
     return out

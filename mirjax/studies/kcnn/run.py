@@ -147,11 +147,14 @@ def run_cell(c, items: data.Items, fold: Fold, train_idx, test_idx, seed: int, k
 CELL_SELECTORS = ("seeds", "use_folds")
 
 
-def _fingerprint(c) -> dict:
-    fp = json.loads(json.dumps(c.to_dict(), default=list))
+def _without_selectors(fp: dict) -> dict:
     for key in CELL_SELECTORS:
-        fp["dataset"].pop(key, None)
+        fp.get("dataset", {}).pop(key, None)
     return fp
+
+
+def _fingerprint(c) -> dict:
+    return _without_selectors(json.loads(json.dumps(c.to_dict(), default=list)))
 
 
 def _alive(pid: int) -> bool:
@@ -189,9 +192,7 @@ def _check_out(out: str, c) -> None:
     fp = _fingerprint(c)
     if os.path.isfile(path):
         with open(path) as f:
-            old = json.load(f)
-        for key in CELL_SELECTORS:  # written by earlier versions
-            old.get("dataset", {}).pop(key, None)
+            old = _without_selectors(json.load(f))  # earlier versions wrote them
         if old != fp:
             diff = runner._first_difference(old, fp)
             raise UserError(f"{out} holds a study made with another config ({diff}); use a new --out")
@@ -220,11 +221,15 @@ def _mean_sd(vals) -> tuple[float, float, int]:
     return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, len(vals)
 
 
+def table_of(scores: dict) -> dict:
+    """`per_seed` scores → {row: {column: (mean, sd, n_seeds)}}: mean and sample sd over seeds."""
+    return {row: {col: _mean_sd(v.values()) for col, v in cols.items()} for row, cols in scores.items()}
+
+
 def aggregate(cells: dict[str, list[dict]], metric: str = "accuracy") -> dict:
     """{column: [cell …]} → {row: {column: (mean, sd, n_seeds)}} in %: per seed the mean over its folds, then
     mean and sample sd over seeds."""
-    return {row: {col: _mean_sd(v.values()) for col, v in cols.items()}
-            for row, cols in per_seed(cells, metric).items()}
+    return table_of(per_seed(cells, metric))
 
 
 def markdown(table: dict, columns: list[str], title: str) -> str:
@@ -266,12 +271,12 @@ def claims(scores: dict, columns: list[str]) -> dict:
         if not seeds:
             out[name] = None
             continue
-        diffs = [float(np.mean([scores[a][c][s] - scores[b][c][s] for c in cols])) for s in seeds]
+        d = np.array([[scores[a][c][s] - scores[b][c][s] for s in seeds] for c in cols])  # (columns, seeds)
+        diffs = d.mean(axis=0)
         mean, sd, n = _mean_sd(diffs)
-        out[name] = {"mean": mean, "sd": sd, "seeds": n, "seeds_favouring": int(sum(d > 0 for d in diffs)),
-                     "ties": int(sum(d == 0 for d in diffs)),
-                     "per_column": {c: float(np.mean([scores[a][c][s] - scores[b][c][s] for s in seeds]))
-                                    for c in cols}}
+        out[name] = {"mean": mean, "sd": sd, "seeds": n, "seeds_favouring": int(np.sum(diffs > 0)),
+                     "ties": int(np.sum(diffs == 0)),
+                     "per_column": {c: float(v) for c, v in zip(cols, d.mean(axis=1))}}
     return {**out, **PAPER_CLAIMS}
 
 
@@ -361,7 +366,7 @@ def run(c, columns: list[str], out: str, report_only: bool = False) -> dict:
                 log.warning("kcnn %s fold %d seed %d (%.0f s): %s", col, fi, seed, cell["seconds"],
                             ", ".join(f"{r} {100 * s['accuracy']:.1f}" for r, s in cell["scores"].items()))
     scores = per_seed(cells)
-    table = aggregate(cells)
+    table = table_of(scores)
     per_class = aggregate(cells, "mean_class_accuracy")
     n_cells = sum(len(v) for v in cells.values())
     title = (f"{c.dataset.name} `{c.dataset.label}` ({len(items)} items, {n_cells} cells): accuracy %, "
